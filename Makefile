@@ -1,0 +1,48 @@
+# audiokit — `make run` and `make test` work on a fresh machine with Python 3.10+.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+AUDIOKIT := $(VENV)/bin/audiokit
+STAMP := $(VENV)/.installed
+OUT := out
+JOBS ?=
+
+.PHONY: install run test lint typecheck bench sample-data clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install: $(STAMP)  ## create .venv with audiokit, every extra and the dev tools (no-op when up to date)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[transcribe,dev]'
+	touch $(STAMP)
+
+run: install  ## run the main job on sample_data/ into out/
+	mkdir -p $(OUT)
+	$(AUDIOKIT) inspect sample_data -o $(OUT)/inspect.parquet
+	$(AUDIOKIT) inspect sample_data --csv > $(OUT)/inspect.csv
+	@echo "outputs in $(OUT)/"; ls -R $(OUT) | head -50
+
+test: install  ## run the test suite
+	$(PY) -m pytest -q -n 2 --dist loadfile
+
+lint: install  ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check audiokit
+
+typecheck: install  ## mypy
+	$(VENV)/bin/mypy
+
+bench: install  ## benchmarks: audiokit against baselines measured in the same run
+	$(PY) bench/run.py $(BENCH)
+
+sample-data: install  ## rebuild sample_data/ (needs espeak-ng for the speech files)
+	$(PY) scripts/make_sample_data.py --out sample_data
+
+clean:  ## remove the virtualenv, caches and outputs
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .bench *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

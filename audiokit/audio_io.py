@@ -1,0 +1,376 @@
+"""Opening audio files: the only module that decodes audio.
+
+Functions here turn paths into :class:`AudioInfo` (header facts) and numpy
+arrays, and translate every decoder failure into a :class:`DecodeError` with
+a one-line reason. Guards against lying headers live here too: a header
+that claims gigabytes never makes audiokit allocate gigabytes.
+
+Array conventions follow librosa: mono audio has shape ``(n,)``, multichannel
+audio ``(channels, n)``, dtype float32 in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from audiokit.errors import DecodeError, InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: File extensions audiokit treats as audio when it walks directories.
+AUDIO_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
+        ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", ".voc",
+    }
+)
+
+#: Bits per sample of libsndfile subtypes with a fixed width.
+_SUBTYPE_BITS: dict[str, int] = {
+    "PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32,
+    "FLOAT": 32, "DOUBLE": 64, "ULAW": 8, "ALAW": 8,
+}
+
+#: Above this many decoded bytes a header's frame count is checked for plausibility
+#: against the file size before anything is allocated.
+_TRUST_HEADER_BYTES = 64 * 2**20
+
+#: Placeholder data sizes that streaming writers (sox, ffmpeg) put in WAV headers.
+_STREAMING_SIZES = (0, 0xFFFFFFFF)
+_STREAMING_MIN = 0x7FFF0000
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """Facts from an audio file's header.
+
+    Attributes
+    ----------
+    path : str
+        The path as given (``-`` for standard input).
+    format : str
+        Container, e.g. ``WAV``, ``FLAC``, ``OGG``.
+    subtype : str
+        Sample encoding, e.g. ``PCM_16``, ``FLOAT``, ``VORBIS``.
+    bit_depth : int or None
+        Bits per sample for PCM/float encodings, None for lossy codecs.
+    samplerate : int
+        Sample rate in Hz.
+    channels : int
+        Number of channels.
+    frames : int
+        Samples per channel.
+    size_bytes : int
+        File size in bytes.
+    """
+
+    path: str
+    format: str
+    subtype: str
+    bit_depth: int | None
+    samplerate: int
+    channels: int
+    frames: int
+    size_bytes: int
+
+    @property
+    def duration(self) -> float:
+        """Duration in seconds."""
+        return self.frames / self.samplerate if self.samplerate else 0.0
+
+    @property
+    def bitrate(self) -> float | None:
+        """Average bits per second over the whole file (container included)."""
+        return self.size_bytes * 8 / self.duration if self.duration > 0 else None
+
+
+def _sf() -> Any:
+    import soundfile
+
+    return soundfile
+
+
+def _reason(exc: BaseException, path: str | os.PathLike[str]) -> str:
+    """Turn a libsndfile/OS error into a short reason without the path repeated."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    p = str(path)
+    for prefix in (f"Error opening {p!r}: ", f"Error opening '{p}': ", "Error : "):
+        text = text.replace(prefix, "")
+    if "Format not recognised" in text or "unknown format" in text.lower():
+        return "not a recognised audio format (corrupt, or not audio)"
+    return text.rstrip(".")
+
+
+def _check_path(path: Path) -> int:
+    """Return the file size, or raise InputError saying why the path is unusable."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError("no such file", str(path)) from None
+    except PermissionError:
+        raise InputError("permission denied", str(path)) from None
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), str(path)) from None
+    if path.is_dir():
+        raise InputError("is a directory", str(path))
+    if st.st_size == 0:
+        raise DecodeError("empty file (0 bytes)", str(path))
+    if not os.access(path, os.R_OK):
+        raise InputError("permission denied", str(path))
+    return st.st_size
+
+
+def _wav_declared_frames(path: Path, block_align: int) -> int | None:
+    """Frames the WAV ``data`` chunk declares, or None when unknown or a streaming placeholder."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+        return None
+    fmt = "<I" if head[:4] == b"RIFF" else ">I"
+    pos = 12
+    while pos + 8 <= len(head):
+        cid = head[pos : pos + 4]
+        (size,) = struct.unpack(fmt, head[pos + 4 : pos + 8])
+        if cid == b"data":
+            if size in _STREAMING_SIZES or size >= _STREAMING_MIN or block_align <= 0:
+                return None
+            return size // block_align
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def probe(path: str | os.PathLike[str]) -> AudioInfo:
+    """Read an audio file's header without decoding the samples.
+
+    Parameters
+    ----------
+    path
+        Path to an audio file.
+
+    Returns
+    -------
+    AudioInfo
+
+    Raises
+    ------
+    InputError
+        The path does not exist, is a directory or cannot be read.
+    DecodeError
+        The file is empty, not audio, truncated or holds no samples.
+    """
+    p = Path(path)
+    size = _check_path(p)
+    sf = _sf()
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # libsndfile raises its own error types (and RuntimeError)
+        raise DecodeError(_reason(exc, p), str(path)) from None
+    if info.samplerate <= 0 or info.channels <= 0:
+        raise DecodeError("invalid header (no sample rate or channels)", str(path))
+    if info.frames <= 0:
+        raise DecodeError("no audio samples (header only)", str(path))
+    bits = _SUBTYPE_BITS.get(info.subtype)
+    if info.format in ("WAV", "WAVEX") and bits:
+        declared = _wav_declared_frames(p, info.channels * bits // 8)
+        if declared is not None and declared > info.frames:
+            raise DecodeError(
+                f"truncated: the header declares {declared / info.samplerate:.3f} s "
+                f"but the file holds {info.frames / info.samplerate:.3f} s",
+                str(path),
+            )
+    return AudioInfo(
+        path=str(path),
+        format=info.format,
+        subtype=info.subtype,
+        bit_depth=bits,
+        samplerate=int(info.samplerate),
+        channels=int(info.channels),
+        frames=int(info.frames),
+        size_bytes=size,
+    )
+
+
+def _plausible_frames(info: AudioInfo) -> int:
+    """An upper bound on the frames a file of this size can really hold."""
+    if info.bit_depth and info.format in ("WAV", "WAVEX", "AIFF", "AU", "W64", "RF64", "CAF"):
+        return info.size_bytes * 8 // (info.bit_depth * info.channels) + 1
+    # Compressed formats: FLAC of digital silence reaches ~1000:1, nothing real exceeds 4096:1.
+    return info.size_bytes * 4096 // max(info.channels, 1) + 1
+
+
+def _finite_or_raise(block: np.ndarray, info: AudioInfo) -> None:
+    import numpy as np
+
+    if info.subtype in ("FLOAT", "DOUBLE") and not np.isfinite(block).all():
+        raise DecodeError("contains NaN or infinite samples", info.path)
+
+
+def iter_blocks(
+    path: str | os.PathLike[str],
+    blocksize: int = 65536,
+    info: AudioInfo | None = None,
+    start: int = 0,
+    stop: int | None = None,
+) -> Iterator[np.ndarray]:
+    """Decode a file block by block, in bounded memory.
+
+    Parameters
+    ----------
+    path
+        Audio file.
+    blocksize
+        Frames per block (the last block may be shorter).
+    info
+        The file's :func:`probe` result, if already known.
+    start, stop
+        Frame range to read (``stop=None``: to the end).
+
+    Yields
+    ------
+    np.ndarray, shape (frames, channels), float32
+        Interleaved blocks as libsndfile returns them (always 2-D).
+    """
+    info = info or probe(path)
+    sf = _sf()
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            if start:
+                fh.seek(start)
+            remaining = (stop if stop is not None else info.frames) - start
+            while remaining > 0:
+                block = fh.read(min(blocksize, remaining), dtype="float32", always_2d=True)
+                if len(block) == 0:
+                    break
+                _finite_or_raise(block, info)
+                remaining -= len(block)
+                yield block
+    except DecodeError:
+        raise
+    except Exception as exc:
+        raise DecodeError(_reason(exc, path), info.path) from None
+
+
+def read(
+    path: str | os.PathLike[str],
+    info: AudioInfo | None = None,
+    offset: float = 0.0,
+    duration: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode a file (or a span of it) at its native rate.
+
+    Parameters
+    ----------
+    path
+        Audio file.
+    info
+        The file's :func:`probe` result, if already known.
+    offset, duration
+        Span to read, in seconds.
+
+    Returns
+    -------
+    y : np.ndarray, shape (channels, n), float32
+        Samples, one row per channel (always 2-D).
+    sr : int
+        Sample rate in Hz.
+    """
+    import numpy as np
+
+    info = info or probe(path)
+    sr = info.samplerate
+    start = min(max(int(round(offset * sr)), 0), info.frames)
+    stop = info.frames if duration is None else min(info.frames, start + int(round(duration * sr)))
+    n = max(stop - start, 0)
+    if n * info.channels * 4 > _TRUST_HEADER_BYTES and n > _plausible_frames(info):
+        # The header claims far more than the file can hold: read what is really there,
+        # block by block, instead of allocating what the header says.
+        blocks = list(iter_blocks(path, 1 << 18, info, start, stop))
+        data = np.concatenate(blocks) if blocks else np.zeros((0, info.channels), np.float32)
+    else:
+        sf = _sf()
+        try:
+            data = sf.read(
+                str(path), frames=n, start=start, dtype="float32", always_2d=True
+            )[0]
+        except Exception as exc:
+            raise DecodeError(_reason(exc, path), info.path) from None
+        _finite_or_raise(data, info)
+    if len(data) == 0:
+        raise DecodeError("no audio samples in the requested span", info.path)
+    return np.ascontiguousarray(data.T), sr
+
+
+def to_mono(y: np.ndarray) -> np.ndarray:
+    """Average channels: ``(channels, n) -> (n,)``; 1-D input is returned as is."""
+    return y if y.ndim == 1 else y.mean(axis=0, dtype="float32").astype("float32", copy=False)
+
+
+def resample(y: np.ndarray, sr: int, target_sr: int, quality: str = "HQ") -> np.ndarray:
+    """Resample along the last axis with soxr (librosa's default ``soxr_hq``).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,) or (channels, n)
+    sr, target_sr
+        Source and target rates in Hz.
+    quality
+        soxr quality: ``QQ``, ``LQ``, ``MQ``, ``HQ`` or ``VHQ``.
+
+    Returns
+    -------
+    np.ndarray, float32, same number of dimensions as ``y``; the length is
+    ``ceil(n * target_sr / sr)`` as in :func:`librosa.resample`.
+    """
+    if sr == target_sr:
+        return y
+    import numpy as np
+    import soxr
+
+    n_out = int(math.ceil(y.shape[-1] * target_sr / sr))
+    out = soxr.resample(y.T, sr, target_sr, quality=quality).T
+    out = np.ascontiguousarray(out[..., :n_out], dtype=np.float32)
+    return out
+
+
+def load(
+    path: str | os.PathLike[str],
+    sr: int | None = None,
+    mono: bool = True,
+    offset: float = 0.0,
+    duration: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode, mix down and resample like :func:`librosa.load`.
+
+    Parameters
+    ----------
+    path
+        Audio file.
+    sr
+        Target rate in Hz; None keeps the file's own rate.
+    mono
+        Average the channels.
+    offset, duration
+        Span to read, in seconds.
+
+    Returns
+    -------
+    y : np.ndarray, shape (n,) if mono else (channels, n), float32
+    sr : int
+        The rate of ``y``.
+    """
+    y, native = read(path, offset=offset, duration=duration)
+    y = to_mono(y) if mono else (y[0] if y.shape[0] == 1 else y)
+    if sr is not None and sr != native:
+        y = resample(y, native, sr)
+        native = sr
+    return y, native

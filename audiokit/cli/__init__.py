@@ -1,0 +1,126 @@
+"""The ``audiokit`` command line: a lazy click group over one module per subcommand.
+
+Only this package imports click. Subcommand modules are imported when the
+subcommand is used (or listed by ``--help``), and they import heavy libraries
+only inside their command functions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+from typing import Any
+
+import click
+
+from audiokit import __version__
+from audiokit.errors import AudiokitError, ExitStatus, UsageError
+
+#: subcommand name -> "module:attribute", in the order ``--help`` lists them.
+COMMANDS: dict[str, str] = {
+    "inspect": "audiokit.cli.inspect:inspect_cmd",
+    "plot": "audiokit.cli.plot:plot_cmd",
+    "spectrogram": "audiokit.cli.spectrogram:spectrogram_cmd",
+    "features": "audiokit.cli.features:features_cmd",
+    "preprocess": "audiokit.cli.preprocess:preprocess_cmd",
+    "transcribe": "audiokit.cli.transcribe:transcribe_cmd",
+}
+
+
+class CliError(click.ClickException):
+    """An error shown as one ``audiokit: ...`` line with a chosen exit code."""
+
+    def __init__(self, message: str, exit_code: int = ExitStatus.FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = int(exit_code)
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"audiokit: {self.format_message()}", err=True)
+
+
+class AudiokitGroup(click.Group):
+    """Loads subcommands on demand and turns library errors into exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self._load(name) is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # not written yet in this checkout
+                return None
+            raise
+        cmd: click.Command = getattr(module, attr)
+        return cmd
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            raise CliError(str(exc), ExitStatus.USAGE) from exc
+        except AudiokitError as exc:
+            raise CliError(str(exc), ExitStatus.FAILED) from exc
+        except KeyboardInterrupt:
+            click.echo("audiokit: interrupted", err=True)
+            raise click.exceptions.Exit(ExitStatus.INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader went away (`audiokit inspect dir | head`): not an error.
+            _silence_stdout()
+            raise click.exceptions.Exit(ExitStatus.OK) from None
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+@click.group(
+    cls=AudiokitGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "-V", "--version", prog_name="audiokit")
+def cli() -> None:
+    """Audio analysis from the command line: one file or a whole tree.
+
+    \b
+    Examples:
+      audiokit inspect recordings/                 # formats, durations, levels
+      audiokit features data/ -o features.parquet  # MFCC, spectral, chroma...
+      audiokit spectrogram talk.wav -o talk.png --scale mel
+      audiokit preprocess raw/ -o clean/ --mono --sr 16000 --normalize loudness
+      audiokit transcribe interview.flac --format srt -o interview.srt
+
+    Every command takes files, directories (searched recursively), glob
+    patterns, '-' for audio on standard input and --files-from LIST.
+    Exit codes: 0 all inputs done, 1 some inputs failed, 2 usage error,
+    130 interrupted.
+    """
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        cli.main(args=argv, prog_name="audiokit")
+    except KeyboardInterrupt:  # interrupted outside a command (e.g. while parsing)
+        click.echo("audiokit: interrupted", err=True)
+        sys.exit(ExitStatus.INTERRUPTED)

@@ -1,0 +1,171 @@
+"""Glue between the batch engine and the commands: run, report failures, render rows."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from audiokit import batch as engine
+from audiokit.batch import Failure, Input, Progress, Success
+from audiokit.cli.options import BatchOptions
+from audiokit.errors import ExitStatus
+
+T = TypeVar("T")
+
+
+class BatchRun:
+    """One command's batch: discovers inputs, runs tasks, prints failures, knows the exit code.
+
+    Parameters
+    ----------
+    opts
+        The command's batch options.
+    desc
+        Label of the progress bar.
+
+    Raises
+    ------
+    audiokit.errors.UsageError
+        No inputs at all.
+    """
+
+    def __init__(self, opts: BatchOptions, desc: str = "") -> None:
+        self.opts = opts
+        self.desc = desc
+        stdin = click.get_binary_stream("stdin")
+        self.inputs, problems = engine.discover(
+            opts.paths, opts.files_from, engine.parse_extensions(opts.ext), stdin=stdin
+        )
+        self.failures = 0
+        self.progress: Progress | None = None
+        for p in problems:
+            self.report(p)
+
+    def run(
+        self,
+        task: Callable[[Input], T],
+        inputs: Sequence[Input] | None = None,
+        weights: Sequence[float] | None = None,
+        unit: str = "file",
+    ) -> Iterator[Success[T]]:
+        """Run ``task`` over the inputs; yield successes in order, report failures on stderr."""
+        inputs = self.inputs if inputs is None else inputs
+        show = (
+            not self.opts.quiet and len(inputs) > 1 and _isatty(sys.stderr)
+        )
+        total = sum(weights) if weights is not None else len(inputs)
+        self.progress = Progress(show, total, unit, self.desc or None)
+        try:
+            for out in engine.run(
+                task, inputs, self.opts.jobs, self.opts.fail_fast, self.progress, weights
+            ):
+                if isinstance(out, Failure):
+                    self.report(out)
+                else:
+                    yield out
+        finally:
+            self.progress.close()
+            self.progress = None
+
+    def report(self, failure: Failure) -> None:
+        """Print ``audiokit: <path>: <reason>`` (and the traceback with ``-v``); count it."""
+        self.failures += 1
+        line = f"audiokit: {failure.message}"
+        if self.opts.traceback and failure.detail:
+            line = failure.detail.rstrip() + "\n" + line
+        if self.progress is not None:
+            self.progress.write(line)
+        else:
+            click.echo(line, err=True)
+
+    def fail(self, inp: Input, exc: BaseException) -> None:
+        """Report an error that happened in this process while handling ``inp``'s result."""
+        import traceback
+
+        self.report(Failure(inp, engine._describe(exc), traceback.format_exc()))
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return ExitStatus.FAILED if self.failures else ExitStatus.OK
+
+    def exit(self) -> None:
+        """End the command with the batch's exit status."""
+        raise click.exceptions.Exit(int(self.exit_status))
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def stdout_is_tty() -> bool:
+    return _isatty(sys.stdout)
+
+
+def choose_format(as_json: bool, as_csv: bool) -> str:
+    """``json``, ``csv`` or ``table``: a rich table on a terminal, JSON lines when piped."""
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv exclude each other")
+    if as_json:
+        return "json"
+    if as_csv:
+        return "csv"
+    return "table" if stdout_is_tty() else "json"
+
+
+class RowPrinter:
+    """Print rows to stdout as JSON lines or CSV as they arrive; tables at the end."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.rows: list[Mapping[str, Any]] = []
+        self._columns: list[str] | None = None
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        from audiokit import writers
+
+        if self.fmt == "json":
+            click.echo(writers.json_line(row))
+        elif self.fmt == "csv":
+            if self._columns is None:
+                self._columns = list(row.keys())
+                click.echo(",".join(self._columns))
+            click.echo(writers.rows_to_csv([row]).split("\n", 1)[1], nl=False)
+        else:
+            self.rows.append(row)
+
+
+def format_value(value: Any, digits: int = 2) -> str:
+    """Human formatting for table cells."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value in (float("inf"), float("-inf")):
+            return "-inf" if value < 0 else "inf"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def print_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[tuple[str, str, Callable[[Any], str]]],
+    title: str | None = None,
+) -> None:
+    """Render rows as a rich table. ``columns``: (key, header, formatter)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for _, header, _ in columns:
+        numeric = header not in ("path", "format", "subtype", "file")
+        table.add_column(header, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(fmt(row.get(key)) for key, _, fmt in columns))
+    Console().print(table)

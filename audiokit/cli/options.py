@@ -1,0 +1,162 @@
+"""Options shared by the subcommands, defined once.
+
+``@batch_options`` adds the input and batch options every subcommand has and
+hands the command one :class:`BatchOptions` (argument ``batch``) instead of
+nine separate arguments. The single-option decorators below (``sr_option``,
+``n_fft_option``, ...) keep names, defaults and help identical across commands.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Inputs and batch behaviour, as given on the command line."""
+
+    paths: tuple[str, ...]
+    files_from: str | None
+    ext: str | None
+    jobs: int | None
+    quiet: bool
+    fail_fast: bool
+    traceback: bool
+
+
+def batch_options(func: F) -> F:
+    """Add ``PATHS...``, ``--files-from``, ``--ext``, ``-j``, ``-q``, ``--fail-fast``, ``-v``."""
+
+    @click.argument("paths", nargs=-1, metavar="PATHS...")
+    @click.option(
+        "--files-from",
+        metavar="FILE",
+        help="Read more input paths from FILE, one per line ('-' for standard input).",
+    )
+    @click.option(
+        "--ext",
+        metavar="EXTS",
+        help="Extensions to pick up in directories and globs, e.g. 'wav,flac' "
+        "(default: common audio formats).",
+    )
+    @click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Worker processes (default: all cores).",
+    )
+    @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+    @click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
+    @click.option(
+        "-v",
+        "--traceback",
+        "--verbose",
+        "traceback",
+        is_flag=True,
+        help="Show the full traceback of failures.",
+    )
+    @functools.wraps(func)
+    def wrapper(**kw: Any) -> Any:
+        batch = BatchOptions(
+            paths=kw.pop("paths"),
+            files_from=kw.pop("files_from"),
+            ext=kw.pop("ext"),
+            jobs=kw.pop("jobs"),
+            quiet=kw.pop("quiet"),
+            fail_fast=kw.pop("fail_fast"),
+            traceback=kw.pop("traceback"),
+        )
+        return func(batch=batch, **kw)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def output_option(help: str, required: bool = False) -> Callable[[F], F]:
+    """``-o/--output PATH``."""
+    return click.option(
+        "-o", "--output", metavar="PATH", required=required, help=help
+    )
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object per line (for jq)."
+)
+csv_option = click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header line.")
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Replace outputs that already exist."
+)
+
+
+class SampleRate(click.ParamType):
+    """A sample rate in Hz, or ``native`` (None: keep each file's own rate)."""
+
+    name = "rate"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text in ("native", "none", "0"):
+            return None
+        try:
+            rate = int(float(text[:-1]) * 1000) if text.endswith("k") else int(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a sample rate (Hz, e.g. 16000 or 22.05k, or 'native')")
+        if rate <= 0:
+            self.fail("the sample rate must be positive")
+        return rate
+
+
+def sr_option(default: int | None = 22050, help: str | None = None) -> Callable[[F], F]:
+    """``--sr RATE``: resample to RATE Hz (``native`` keeps each file's rate)."""
+    shown = "native" if default is None else str(default)
+    return click.option(
+        "--sr",
+        type=SampleRate(),
+        default=default,
+        show_default=shown,
+        help=help or "Resample to this rate in Hz ('native' keeps each file's own rate).",
+    )
+
+
+def n_fft_option(default: int = 2048) -> Callable[[F], F]:
+    return click.option(
+        "--n-fft", type=click.IntRange(min=16), default=default, show_default=True,
+        help="FFT window length in samples.",
+    )
+
+
+def hop_length_option(default: int = 512) -> Callable[[F], F]:
+    return click.option(
+        "--hop-length", type=click.IntRange(min=1), default=default, show_default=True,
+        help="Samples between successive frames.",
+    )
+
+
+def n_mels_option(default: int = 128) -> Callable[[F], F]:
+    return click.option(
+        "--n-mels", type=click.IntRange(min=1), default=default, show_default=True,
+        help="Number of mel bands.",
+    )
+
+
+def fmin_option(default: float = 0.0) -> Callable[[F], F]:
+    return click.option(
+        "--fmin", type=click.FloatRange(min=0), default=default, show_default=True,
+        help="Lowest frequency in Hz.",
+    )
+
+
+def fmax_option() -> Callable[[F], F]:
+    return click.option(
+        "--fmax", type=click.FloatRange(min=0), default=None,
+        help="Highest frequency in Hz (default: half the sample rate).",
+    )

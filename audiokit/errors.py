@@ -1,0 +1,67 @@
+"""Exceptions and exit codes.
+
+Every error audiokit raises on purpose derives from :class:`AudiokitError`;
+the CLI turns them into one line on stderr (``audiokit: <path>: <reason>``)
+and an exit code from :class:`ExitStatus`. Nothing here imports click.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Process exit codes, as documented in the README."""
+
+    OK = 0
+    """Every input was processed."""
+    FAILED = 1
+    """At least one input failed (the others were still processed)."""
+    USAGE = 2
+    """Bad command line: unknown option, no inputs, conflicting options."""
+    INTERRUPTED = 130
+    """Interrupted by Ctrl-C (SIGINT) or SIGTERM; no partial outputs are left."""
+
+
+class AudiokitError(Exception):
+    """Base class of every error audiokit raises on purpose.
+
+    Parameters
+    ----------
+    message
+        One line saying what went wrong, without the path.
+    path
+        The input or output the error is about, if any; the CLI prefixes it.
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None]]:
+        # Keep the path when the error crosses a process boundary.
+        return (type(self), (self.message, self.path))
+
+
+class UsageError(AudiokitError):
+    """The request itself is wrong (bad option values, no inputs)."""
+
+
+class InputError(AudiokitError):
+    """An input cannot be found, read or listed."""
+
+
+class DecodeError(InputError):
+    """An input exists but is not audio audiokit can decode (corrupt, truncated, unsupported)."""
+
+
+class OutputError(AudiokitError):
+    """An output cannot be written (permissions, existing file, collision with an input)."""
+
+
+class MissingDependencyError(AudiokitError):
+    """An optional component (a model, an extra package) is not installed."""

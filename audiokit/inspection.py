@@ -1,0 +1,317 @@
+"""What a file is and how loud it is: the service behind ``audiokit inspect``.
+
+Levels are measured in one streaming pass (bounded memory, any duration)
+with :class:`LevelMeter`; the same numbers come out of :func:`measure_levels`
+for an array already in memory.
+
+Conventions (as sox's ``stat``/``stats``):
+
+- dBFS is ``20 * log10(x)`` with full scale at 1.0, so a full-scale sine has
+  an RMS of -3.01 dBFS. Digital silence is ``-inf`` dBFS.
+- A sample is *clipped* when it sits at full scale: at or beyond the largest
+  code of its PCM bit depth, or at ``|x| >= 1`` for float and lossy files.
+- A frame is *silent* when its RMS is below ``silence_db`` (default -60 dBFS);
+  frames are non-overlapping, ``frame_ms`` long (default 20 ms).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from audiokit import audio_io
+from audiokit.audio_io import AudioInfo
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DEFAULT_SILENCE_DB = -60.0
+DEFAULT_FRAME_MS = 20.0
+
+
+def db(x: float) -> float:
+    """Amplitude ratio to dB (``-inf`` for 0)."""
+    return 20.0 * math.log10(x) if x > 0 else -math.inf
+
+
+def clip_threshold(bit_depth: int | None, subtype: str) -> float:
+    """The magnitude at or above which a sample counts as clipped."""
+    if bit_depth and subtype.startswith("PCM"):
+        return (2 ** (bit_depth - 1) - 1) / 2 ** (bit_depth - 1)
+    return 1.0
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Level statistics of one channel (or of all channels together).
+
+    Attributes
+    ----------
+    peak : float
+        Largest absolute sample value (linear, full scale 1.0).
+    rms : float
+        Root mean square (linear).
+    dc_offset : float
+        Mean sample value.
+    clipped_fraction : float
+        Fraction of samples at full scale.
+    silent_fraction : float
+        Fraction of frames below the silence threshold.
+    """
+
+    peak: float
+    rms: float
+    dc_offset: float
+    clipped_fraction: float
+    silent_fraction: float
+
+    @property
+    def peak_dbfs(self) -> float:
+        return db(self.peak)
+
+    @property
+    def rms_dbfs(self) -> float:
+        return db(self.rms)
+
+    @property
+    def crest_factor_db(self) -> float:
+        """Peak-to-RMS ratio in dB (NaN for silence)."""
+        return db(self.peak) - db(self.rms) if self.rms > 0 else math.nan
+
+    def as_dict(self) -> dict[str, float]:
+        """The reported fields, in output order."""
+        return {
+            "peak_dbfs": self.peak_dbfs,
+            "rms_dbfs": self.rms_dbfs,
+            "crest_factor_db": self.crest_factor_db,
+            "dc_offset": self.dc_offset,
+            "clipped_fraction": self.clipped_fraction,
+            "silent_fraction": self.silent_fraction,
+        }
+
+
+class LevelMeter:
+    """Accumulate :class:`Levels` over blocks of samples.
+
+    Parameters
+    ----------
+    channels
+        Number of channels in every block.
+    samplerate
+        Sample rate in Hz (sets the silence frame length).
+    clip_level
+        Magnitude at or above which a sample is clipped.
+    silence_db
+        A frame whose RMS is below this (dBFS) is silent.
+    frame_ms
+        Silence frame length in milliseconds.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        samplerate: int,
+        clip_level: float = 1.0,
+        silence_db: float = DEFAULT_SILENCE_DB,
+        frame_ms: float = DEFAULT_FRAME_MS,
+    ) -> None:
+        import numpy as np
+
+        self.channels = channels
+        self.frame = max(1, int(round(samplerate * frame_ms / 1000.0)))
+        self.clip_level = clip_level
+        self.silence_power = 10.0 ** (silence_db / 10.0)
+        self.n = 0
+        self.peak = np.zeros(channels)
+        self.sumsq = np.zeros(channels)
+        self.sum = np.zeros(channels)
+        self.clipped = np.zeros(channels, dtype=np.int64)
+        self.frames = 0
+        self.silent = np.zeros(channels, dtype=np.int64)
+        self.silent_all = 0
+        self._rest = np.zeros((0, channels), dtype=np.float32)
+
+    def update(self, block: np.ndarray) -> None:
+        """Add a block of shape ``(frames, channels)``."""
+        import numpy as np
+
+        if block.size == 0:
+            return
+        x = block.astype(np.float64, copy=False)
+        self.n += len(x)
+        np.maximum(self.peak, np.abs(x).max(axis=0), out=self.peak)
+        self.sumsq += np.einsum("ij,ij->j", x, x)
+        self.sum += x.sum(axis=0)
+        self.clipped += (np.abs(x) >= self.clip_level).sum(axis=0)
+        # Silence frames: complete frames only; the remainder waits for the next block.
+        buf = np.concatenate([self._rest, block]) if len(self._rest) else block
+        whole = len(buf) // self.frame * self.frame
+        if whole:
+            self._count_frames(buf[:whole])
+        self._rest = np.array(buf[whole:], dtype=np.float32)
+
+    def _count_frames(self, buf: np.ndarray) -> None:
+        import numpy as np
+
+        fr = buf.reshape(-1, self.frame, self.channels).astype(np.float64)
+        power = (fr * fr).mean(axis=1)  # (n_frames, channels)
+        self.frames += len(power)
+        self.silent += (power < self.silence_power).sum(axis=0)
+        self.silent_all += int((power.mean(axis=1) < self.silence_power).sum())
+
+    def result(self) -> tuple[Levels, list[Levels]]:
+        """Levels over all channels, and per channel.
+
+        A trailing partial frame counts as a frame of its own.
+        """
+        import numpy as np
+
+        if len(self._rest):
+            tail = self._rest.astype(np.float64)
+            power = (tail * tail).mean(axis=0)
+            self.frames += 1
+            self.silent += power < self.silence_power
+            self.silent_all += int(power.mean() < self.silence_power)
+            self._rest = self._rest[:0]
+        n = max(self.n, 1)
+        frames = max(self.frames, 1)
+        per = [
+            Levels(
+                peak=float(self.peak[c]),
+                rms=math.sqrt(self.sumsq[c] / n),
+                dc_offset=float(self.sum[c] / n),
+                clipped_fraction=float(self.clipped[c] / n),
+                silent_fraction=float(self.silent[c] / frames),
+            )
+            for c in range(self.channels)
+        ]
+        total = Levels(
+            peak=float(self.peak.max()),
+            rms=math.sqrt(self.sumsq.sum() / (n * self.channels)),
+            dc_offset=float(self.sum.sum() / (n * self.channels)),
+            clipped_fraction=float(self.clipped.sum() / (n * self.channels)),
+            silent_fraction=float(self.silent_all / frames),
+        )
+        return total, per
+
+
+def measure_levels(
+    y: np.ndarray,
+    sr: int,
+    clip_level: float = 1.0,
+    silence_db: float = DEFAULT_SILENCE_DB,
+    frame_ms: float = DEFAULT_FRAME_MS,
+) -> tuple[Levels, list[Levels]]:
+    """Levels of an array in memory.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,) or (channels, n)
+    sr : int
+
+    Returns
+    -------
+    total : Levels
+        Over all channels.
+    per_channel : list of Levels
+    """
+    import numpy as np
+
+    block = np.atleast_2d(y).T
+    meter = LevelMeter(block.shape[1], sr, clip_level, silence_db, frame_ms)
+    meter.update(block)
+    return meter.result()
+
+
+@dataclass(frozen=True)
+class InspectResult:
+    """What ``inspect`` reports for one file.
+
+    Attributes
+    ----------
+    info : AudioInfo
+        Header facts.
+    levels : Levels or None
+        Over all channels (None with ``levels=False``).
+    channel_levels : list of Levels
+        One per channel (empty with ``levels=False``).
+    """
+
+    info: AudioInfo
+    levels: Levels | None = None
+    channel_levels: list[Levels] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        """One flat row: file facts, then overall levels (if measured)."""
+        i = self.info
+        out: dict[str, Any] = {
+            "path": i.path,
+            "format": i.format,
+            "subtype": i.subtype,
+            "bit_depth": i.bit_depth,
+            "samplerate": i.samplerate,
+            "channels": i.channels,
+            "frames": i.frames,
+            "duration": i.duration,
+            "size_bytes": i.size_bytes,
+            "bitrate": i.bitrate,
+        }
+        if self.levels is not None:
+            out.update(self.levels.as_dict())
+        return out
+
+    def channel_rows(self) -> list[dict[str, Any]]:
+        """One row per channel: the file facts, a ``channel`` index and that channel's levels."""
+        base = self.row()
+        return [
+            {**base, "channel": c, **lv.as_dict()} for c, lv in enumerate(self.channel_levels)
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        """The row, plus a ``channel_levels`` list for multichannel files."""
+        out = self.row()
+        if self.levels is not None and self.info.channels > 1:
+            out["channel_levels"] = [lv.as_dict() for lv in self.channel_levels]
+        return out
+
+
+def inspect_file(
+    path: str,
+    levels: bool = True,
+    silence_db: float = DEFAULT_SILENCE_DB,
+    frame_ms: float = DEFAULT_FRAME_MS,
+    display: str | None = None,
+    blocksize: int = 1 << 16,
+) -> InspectResult:
+    """Probe a file and (optionally) measure its levels in one streaming pass.
+
+    Parameters
+    ----------
+    path
+        Audio file.
+    levels
+        Decode the samples and measure levels; False reads the header only.
+    silence_db, frame_ms
+        Silence threshold (dBFS) and frame length (ms) for ``silent_fraction``.
+    display
+        Name to report instead of ``path`` (e.g. ``-`` for standard input).
+    blocksize
+        Frames decoded at a time (memory is bounded by this, not the duration).
+    """
+    info = audio_io.probe(path)
+    if display is not None:
+        info = AudioInfo(**{**asdict(info), "path": display})
+    if not levels:
+        return InspectResult(info)
+    meter = LevelMeter(
+        info.channels,
+        info.samplerate,
+        clip_threshold(info.bit_depth, info.subtype),
+        silence_db,
+        frame_ms,
+    )
+    for block in audio_io.iter_blocks(path, blocksize, info):
+        meter.update(block)
+    total, per = meter.result()
+    return InspectResult(info, total, per)

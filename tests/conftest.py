@@ -1,0 +1,72 @@
+"""Shared fixtures: sample data, the real-recordings corpus, synthetic signals, the CLI."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = ROOT / "sample_data"
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """The committed sample_data/ folder."""
+    return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """../shared/corpus (real recordings); tests using it skip when it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not available")
+    return CORPUS
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A click test runner (stderr kept apart from stdout)."""
+    try:
+        return CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        return CliRunner()
+
+
+@pytest.fixture
+def cli():
+    """The click group."""
+    from audiokit.cli import cli as group
+
+    return group
+
+
+def sine(freq: float = 440.0, sr: int = 22050, duration: float = 1.0, amp: float = 0.5,
+         phase: float = 0.0) -> np.ndarray:
+    """A float32 sine, shape (n,)."""
+    t = np.arange(int(round(sr * duration))) / sr
+    return (amp * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)
+
+
+@pytest.fixture
+def write_audio(tmp_path: Path) -> Callable[..., Path]:
+    """Write an array to ``tmp_path/name``; y is (n,) or (channels, n)."""
+
+    def _write(name: str, y: np.ndarray, sr: int, subtype: str | None = None) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = y.T if y.ndim == 2 else y
+        sf.write(path, data, sr, subtype=subtype)
+        return path
+
+    return _write
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None
