@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,15 +28,36 @@ if TYPE_CHECKING:
 #: File extensions audiokit treats as audio when it walks directories.
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
     {
-        ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
-        ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", ".voc",
+        ".wav",
+        ".wave",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".mp3",
+        ".aif",
+        ".aiff",
+        ".aifc",
+        ".au",
+        ".snd",
+        ".caf",
+        ".w64",
+        ".rf64",
+        ".voc",
     }
 )
 
 #: Bits per sample of libsndfile subtypes with a fixed width.
 _SUBTYPE_BITS: dict[str, int] = {
-    "PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32,
-    "FLOAT": 32, "DOUBLE": 64, "ULAW": 8, "ALAW": 8,
+    "PCM_S8": 8,
+    "PCM_U8": 8,
+    "PCM_16": 16,
+    "PCM_24": 24,
+    "PCM_32": 32,
+    "FLOAT": 32,
+    "DOUBLE": 64,
+    "ULAW": 8,
+    "ALAW": 8,
 }
 
 #: Above this many decoded bytes a header's frame count is checked for plausibility
@@ -120,7 +142,7 @@ def _check_path(path: Path) -> int:
         raise InputError(exc.strerror or str(exc), str(path)) from None
     if path.is_dir():
         raise InputError("is a directory", str(path))
-    if st.st_size == 0:
+    if st.st_size == 0 and stat.S_ISREG(st.st_mode):
         raise DecodeError("empty file (0 bytes)", str(path))
     if not os.access(path, os.R_OK):
         raise InputError("permission denied", str(path))
@@ -299,9 +321,7 @@ def read(
     else:
         sf = _sf()
         try:
-            data = sf.read(
-                str(path), frames=n, start=start, dtype="float32", always_2d=True
-            )[0]
+            data = sf.read(str(path), frames=n, start=start, dtype="float32", always_2d=True)[0]
         except Exception as exc:
             raise DecodeError(_reason(exc, path), info.path) from None
         _finite_or_raise(data, info)

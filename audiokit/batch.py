@@ -341,8 +341,13 @@ class Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True,
-                unit_scale=unit != "file", leave=False,
+                total=total,
+                unit=unit,
+                desc=desc,
+                file=sys.stderr,
+                dynamic_ncols=True,
+                unit_scale=unit != "file",
+                leave=False,
             )
 
     def update(self, n: float) -> None:
@@ -404,6 +409,17 @@ def run(
     yield from _run_pool(task, inputs, jobs, fail_fast, progress, w)
 
 
+def call_chunk(task: Callable[[Input], T], chunk: Sequence[Input]) -> list[Outcome[T]]:
+    """:func:`call` over several inputs in one round trip to a worker."""
+    return [call(task, inp) for inp in chunk]
+
+
+def _chunks(n_inputs: int, jobs: int) -> int:
+    # Small files cost less than a round trip to a worker: send them in chunks, but keep
+    # at least ~8 chunks per worker so that the load stays balanced.
+    return max(1, min(16, n_inputs // (jobs * 8)))
+
+
 def _run_pool(
     task: Callable[[Input], T],
     inputs: Sequence[Input],
@@ -416,26 +432,29 @@ def _run_pool(
     pool = ProcessPoolExecutor(
         max_workers=jobs, mp_context=_mp_context(), initializer=_worker_init, initargs=(threads,)
     )
-    pending: deque[tuple[int, Future[Outcome[T]]]] = deque()
-    it: Iterable[tuple[int, Input]] = iter(enumerate(inputs))
-    window = jobs * 4
+    size = _chunks(len(inputs), jobs)
+    starts = iter(range(0, len(inputs), size))
+    pending: deque[tuple[int, Future[list[Outcome[T]]]]] = deque()
+
+    def submit_next() -> None:
+        for i in starts:
+            pending.append((i, pool.submit(call_chunk, task, inputs[i : i + size])))
+            return
+
     clean = False
     try:
-        for i, inp in it:
-            pending.append((i, pool.submit(call, task, inp)))
-            if len(pending) >= window:
-                break
+        for _ in range(jobs * 4):
+            submit_next()
         while pending:
             i, fut = pending.popleft()
-            out = fut.result()
-            if progress:
-                progress.update(weights[i])
-            yield out
-            if fail_fast and not out.ok:
-                return
-            for j, nxt in it:
-                pending.append((j, pool.submit(call, task, nxt)))
-                break
+            outs = fut.result()
+            submit_next()
+            for k, out in enumerate(outs):
+                if progress:
+                    progress.update(weights[i + k])
+                yield out
+                if fail_fast and not out.ok:
+                    return
         clean = True
     finally:
         if clean:

@@ -264,9 +264,7 @@ class InspectResult:
     def channel_rows(self) -> list[dict[str, Any]]:
         """One row per channel: the file facts, a ``channel`` index and that channel's levels."""
         base = self.row()
-        return [
-            {**base, "channel": c, **lv.as_dict()} for c, lv in enumerate(self.channel_levels)
-        ]
+        return [{**base, "channel": c, **lv.as_dict()} for c, lv in enumerate(self.channel_levels)]
 
     def as_json(self) -> dict[str, Any]:
         """The row, plus a ``channel_levels`` list for multichannel files."""

@@ -26,8 +26,13 @@ from typing import IO, Any
 from audiokit.errors import OutputError, UsageError
 
 TABLE_FORMATS = {
-    ".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv",
-    ".json": "jsonl", ".jsonl": "jsonl", ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".json": "jsonl",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
 }
 
 
@@ -238,9 +243,7 @@ class TableWriter:
             table = pa.table(cols)
             if self.types:
                 fields = [
-                    pa.field(f.name, _arrow_type(self.types[f.name]))
-                    if f.name in self.types
-                    else f
+                    pa.field(f.name, _arrow_type(self.types[f.name])) if f.name in self.types else f
                     for f in table.schema
                 ]
                 table = pa.table(cols, schema=pa.schema(fields))

@@ -33,8 +33,9 @@ def timeit(fn: Callable[[], object], repeat: int = 3) -> float:
 def run_cmd(args: list[str], repeat: int = 3, **kw: object) -> float:
     """Best wall time of a command (stdout/stderr discarded)."""
     return timeit(
-        lambda: subprocess.run(args, check=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, **kw),  # type: ignore[arg-type]
+        lambda: subprocess.run(
+            args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw
+        ),  # type: ignore[arg-type]
         repeat,
     )
 
@@ -46,8 +47,9 @@ def peak_rss_mb(args: list[str]) -> tuple[float, float]:
         "subprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL);"
         "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    out = subprocess.run([sys.executable, "-c", code, *args], check=True,
-                         capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
+    ).stdout.split()
     return float(out[0]), float(out[1]) / 1024
 
 
@@ -92,9 +94,24 @@ def make_long(path: Path, seconds: float, sr: int = 22050, seed: int = 0) -> Pat
 
 def ratio(name: str, base: float, ours: float, unit: str = "s") -> None:
     """Print a comparison line: baseline, audiokit and the speed-up."""
-    print(f"{name:<48} baseline {base:8.3f} {unit}   audiokit {ours:8.3f} {unit}   "
-          f"speed-up x{base / ours:5.2f}", flush=True)
+    print(
+        f"{name:<48} baseline {base:8.3f} {unit}   audiokit {ours:8.3f} {unit}   "
+        f"speed-up x{base / ours:5.2f}",
+        flush=True,
+    )
 
 
-__all__ = ["AUDIOKIT", "DATA", "ROOT", "have", "make_clips", "make_long", "os", "peak_rss_mb",
-           "ratio", "resource", "run_cmd", "timeit"]
+__all__ = [
+    "AUDIOKIT",
+    "DATA",
+    "ROOT",
+    "have",
+    "make_clips",
+    "make_long",
+    "os",
+    "peak_rss_mb",
+    "ratio",
+    "resource",
+    "run_cmd",
+    "timeit",
+]

@@ -47,8 +47,13 @@ def cli():
     return group
 
 
-def sine(freq: float = 440.0, sr: int = 22050, duration: float = 1.0, amp: float = 0.5,
-         phase: float = 0.0) -> np.ndarray:
+def sine(
+    freq: float = 440.0,
+    sr: int = 22050,
+    duration: float = 1.0,
+    amp: float = 0.5,
+    phase: float = 0.0,
+) -> np.ndarray:
     """A float32 sine, shape (n,)."""
     t = np.arange(int(round(sr * duration))) / sr
     return (amp * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)

@@ -53,9 +53,7 @@ class BatchRun:
     ) -> Iterator[Success[T]]:
         """Run ``task`` over the inputs; yield successes in order, report failures on stderr."""
         inputs = self.inputs if inputs is None else inputs
-        show = (
-            not self.opts.quiet and len(inputs) > 1 and _isatty(sys.stderr)
-        )
+        show = not self.opts.quiet and len(inputs) > 1 and _isatty(sys.stderr)
         total = sum(weights) if weights is not None else len(inputs)
         self.progress = Progress(show, total, unit, self.desc or None)
         try:

@@ -15,11 +15,23 @@ from audiokit.inspection import DEFAULT_SILENCE_DB, InspectResult, inspect_file
 
 #: Parquet column types (columns that can be null for some files need a fixed type).
 ROW_TYPES = {
-    "path": "string", "format": "string", "subtype": "string", "bit_depth": "int32",
-    "samplerate": "int32", "channels": "int32", "frames": "int64", "duration": "float64",
-    "size_bytes": "int64", "bitrate": "float64", "channel": "int32", "peak_dbfs": "float64",
-    "rms_dbfs": "float64", "crest_factor_db": "float64", "dc_offset": "float64",
-    "clipped_fraction": "float64", "silent_fraction": "float64",
+    "path": "string",
+    "format": "string",
+    "subtype": "string",
+    "bit_depth": "int32",
+    "samplerate": "int32",
+    "channels": "int32",
+    "frames": "int64",
+    "duration": "float64",
+    "size_bytes": "int64",
+    "bitrate": "float64",
+    "channel": "int32",
+    "peak_dbfs": "float64",
+    "rms_dbfs": "float64",
+    "crest_factor_db": "float64",
+    "dc_offset": "float64",
+    "clipped_fraction": "float64",
+    "silent_fraction": "float64",
 }
 
 
@@ -95,7 +107,9 @@ Examples:
 @json_option
 @csv_option
 @click.option(
-    "-o", "--output", metavar="FILE",
+    "-o",
+    "--output",
+    metavar="FILE",
     help="Write a table: .parquet, .csv, .tsv or .jsonl (by extension).",
 )
 def inspect_cmd(

@@ -81,9 +81,7 @@ def batch_options(func: F) -> F:
 
 def output_option(help: str, required: bool = False) -> Callable[[F], F]:
     """``-o/--output PATH``."""
-    return click.option(
-        "-o", "--output", metavar="PATH", required=required, help=help
-    )
+    return click.option("-o", "--output", metavar="PATH", required=required, help=help)
 
 
 json_option = click.option(
@@ -129,34 +127,48 @@ def sr_option(default: int | None = 22050, help: str | None = None) -> Callable[
 
 def n_fft_option(default: int = 2048) -> Callable[[F], F]:
     return click.option(
-        "--n-fft", type=click.IntRange(min=16), default=default, show_default=True,
+        "--n-fft",
+        type=click.IntRange(min=16),
+        default=default,
+        show_default=True,
         help="FFT window length in samples.",
     )
 
 
 def hop_length_option(default: int = 512) -> Callable[[F], F]:
     return click.option(
-        "--hop-length", type=click.IntRange(min=1), default=default, show_default=True,
+        "--hop-length",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
         help="Samples between successive frames.",
     )
 
 
 def n_mels_option(default: int = 128) -> Callable[[F], F]:
     return click.option(
-        "--n-mels", type=click.IntRange(min=1), default=default, show_default=True,
+        "--n-mels",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
         help="Number of mel bands.",
     )
 
 
 def fmin_option(default: float = 0.0) -> Callable[[F], F]:
     return click.option(
-        "--fmin", type=click.FloatRange(min=0), default=default, show_default=True,
+        "--fmin",
+        type=click.FloatRange(min=0),
+        default=default,
+        show_default=True,
         help="Lowest frequency in Hz.",
     )
 
 
 def fmax_option() -> Callable[[F], F]:
     return click.option(
-        "--fmax", type=click.FloatRange(min=0), default=None,
+        "--fmax",
+        type=click.FloatRange(min=0),
+        default=None,
         help="Highest frequency in Hz (default: half the sample rate).",
     )

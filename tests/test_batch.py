@@ -1,0 +1,133 @@
+"""The batch engine: discovery, ordering, parallel runs, failures, output paths."""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from audiokit import batch
+from audiokit.batch import Input, discover
+from audiokit.errors import DecodeError, UsageError
+
+
+def _touch(root: Path, *names: str) -> None:
+    for n in names:
+        p = root / n
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+
+
+def test_discover_walks_sorted_filters_and_mirrors(tmp_path: Path) -> None:
+    _touch(tmp_path, "b/2.wav", "b/1.FLAC", "a/z.ogg", "a/notes.txt", ".hidden/x.wav", "a/.x.wav")
+    inputs, problems = discover([str(tmp_path)])
+    assert problems == []
+    assert [i.rel for i in inputs] == ["a/z.ogg", "b/1.FLAC", "b/2.wav"]
+    assert inputs[0].stem == "z"
+    only_wav, _ = discover([str(tmp_path)], extensions=batch.parse_extensions("wav"))
+    assert [i.rel for i in only_wav] == ["b/2.wav"]
+
+
+def test_discover_keeps_argument_order_and_dedupes(tmp_path: Path) -> None:
+    _touch(tmp_path, "d/1.wav", "d/2.wav", "x.txt")
+    d = tmp_path / "d"
+    inputs, _ = discover([str(d / "2.wav"), str(d), str(tmp_path / "x.txt")])
+    # A file named directly is taken whatever its extension; a file reached twice is listed once.
+    assert [Path(i.path).name for i in inputs] == ["2.wav", "1.wav", "x.txt"]
+
+
+def test_discover_survives_symlink_loops(tmp_path: Path) -> None:
+    _touch(tmp_path, "root/sub/a.wav")
+    (tmp_path / "root/sub/loop").symlink_to(tmp_path / "root")
+    (tmp_path / "root/self").symlink_to(tmp_path / "root/sub")
+    inputs, _ = discover([str(tmp_path / "root")])
+    assert [Path(i.path).name for i in inputs] == ["a.wav"]
+
+
+def test_discover_globs_with_relative_paths(tmp_path: Path) -> None:
+    _touch(tmp_path, "data/dog/1.wav", "data/cat/2.wav", "data/cat/readme.md")
+    inputs, problems = discover([f"{tmp_path}/data/**/*"])
+    assert problems == []
+    assert [i.rel for i in inputs] == ["cat/2.wav", "dog/1.wav"]
+
+
+def test_files_from_and_stdin_conflict(tmp_path: Path) -> None:
+    _touch(tmp_path, "a.wav", "b.wav")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{tmp_path / 'b.wav'}\n\n# skip me\n{tmp_path / 'a.wav'}\n")
+    inputs, _ = discover([], files_from=str(listing))
+    assert [Path(i.path).name for i in inputs] == ["b.wav", "a.wav"]
+    with pytest.raises(UsageError):
+        discover(["-"], files_from="-", stdin=io.BytesIO(b""))
+    with pytest.raises(UsageError, match="no inputs"):
+        discover([])
+
+
+def test_stdin_is_spooled_to_a_file(tmp_path: Path) -> None:
+    inputs, _ = discover(["-"], stdin=io.BytesIO(b"RIFF....WAVEfmt "))
+    (inp,) = inputs
+    assert inp.display == "-" and inp.path.endswith(".wav")
+    assert Path(inp.path).read_bytes() == b"RIFF....WAVEfmt "
+
+
+def _square(inp: Input) -> int:
+    n = int(Path(inp.path).stem)
+    if n % 5 == 3:
+        raise DecodeError("bad number")
+    if n == 7:
+        raise ValueError("boom")
+    return n * n
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_run_yields_in_input_order_with_failures(jobs: int) -> None:
+    inputs = [Input(f"/x/{i}.wav", f"{i}.wav", f"{i}.wav") for i in range(20)]
+    outs = list(batch.run(_square, inputs, jobs=jobs))
+    assert [o.input.display for o in outs] == [i.display for i in inputs]
+    for i, o in enumerate(outs):
+        if i % 5 == 3:
+            assert not o.ok and o.reason == "bad number"
+        elif i == 7:
+            assert not o.ok and o.reason == "ValueError: boom" and "Traceback" in o.detail
+        else:
+            assert o.ok and o.value == i * i
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_fail_fast(jobs: int) -> None:
+    inputs = [Input(f"/x/{i}.wav", f"{i}.wav", f"{i}.wav") for i in range(40)]
+    outs = list(batch.run(_square, inputs, jobs=jobs, fail_fast=True))
+    assert [o.ok for o in outs] == [True, True, True, False]
+
+
+def _pid(inp: Input, extra: int) -> tuple[int, int]:
+    time.sleep(0.02)  # long enough for both workers to get tasks
+    return os.getpid(), extra
+
+
+def test_pool_uses_several_processes() -> None:
+    inputs = [Input(f"/x/{i}", str(i), str(i)) for i in range(40)]
+    outs = list(batch.run(functools.partial(_pid, extra=3), inputs, jobs=2))
+    pids = {o.value[0] for o in outs}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert {o.value[1] for o in outs} == {3}
+
+
+def test_output_path_mirrors_and_collisions(tmp_path: Path) -> None:
+    a = Input("/data/x/a.wav", "/data/x/a.wav", "x/a.wav")
+    b = Input("/data/y/a.wav", "/data/y/a.wav", "y/a.wav")
+    up = Input("/data/a.wav", "../a.wav", "../a.wav")
+    assert batch.output_path(a, tmp_path, "{stem}.png") == tmp_path / "x" / "a.png"
+    assert batch.output_path(up, tmp_path, "{stem}.png") == tmp_path / "a.png"  # never escapes
+    batch.check_collisions([(a, tmp_path / "x/a.png"), (b, tmp_path / "y/a.png")])
+    with pytest.raises(UsageError, match="both be written"):
+        batch.check_collisions([(a, tmp_path / "a.png"), (b, tmp_path / "a.png")])
+    real = tmp_path / "in.wav"
+    real.write_bytes(b"x")
+    inp = Input(str(real), str(real), "in.wav")
+    with pytest.raises(UsageError, match="overwrite an input"):
+        batch.check_collisions([(inp, real)])
