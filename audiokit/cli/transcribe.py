@@ -1,0 +1,269 @@
+"""``audiokit transcribe``: speech to text with Whisper (faster-whisper), offline."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from pathlib import Path
+from typing import Any
+
+import click
+
+from audiokit.batch import Input
+from audiokit.cli.common import BatchRun, print_table, stdout_is_tty
+from audiokit.cli.options import BatchOptions, batch_options, output_option
+from audiokit.errors import UsageError
+from audiokit.transcribe.engine import TranscribeOptions, Transcript, transcribe_file
+from audiokit.transcribe.formats import (
+    EXTENSIONS,
+    FILE_TYPES,
+    FORMATS,
+    SEGMENT_TYPES,
+    TABLE_FORMATS,
+    file_row,
+    format_from_path,
+    render,
+    segment_rows,
+    summary_path,
+)
+from audiokit.transcribe.models import DEFAULT_MODEL
+
+
+def _task(inp: Input, opts: TranscribeOptions) -> Transcript:
+    return transcribe_file(inp.path, opts, display=inp.display)
+
+
+def _schema(types: dict[str, str]) -> Any:
+    import pyarrow as pa
+
+    from audiokit.writers import _arrow_type
+
+    return pa.schema([pa.field(k, _arrow_type(v)) for k, v in types.items()])
+
+
+def _show_models(as_json: bool) -> None:
+    from audiokit.transcribe.assembly import cache_dir
+    from audiokit.transcribe.models import list_models
+    from audiokit.writers import json_line
+
+    entries = list_models()
+    if as_json or not stdout_is_tty():
+        for e in entries:
+            click.echo(json_line(e.as_dict()))
+        return
+    rows = [e.as_dict() for e in entries]
+    for r in rows:
+        r["size"] = "-" if r["size_bytes"] is None else f"{r['size_bytes'] / 2**20:.0f} MiB"
+        r["languages"] = "many" if r["multilingual"] else "en"
+        r["where"] = r["path"] if r["status"] == "ready" else (r["hint"] or "-")
+    cols = [(k, k, lambda v: "-" if v is None else str(v))
+            for k in ("name", "source", "status", "languages", "size", "where")]
+    print_table(rows, cols, title=f"Whisper models (cache: {cache_dir()})")
+
+
+def _writes_one_file(output: str, fmt: str, n_inputs: int) -> bool:
+    """Whether ``-o output`` names one file (else: a directory mirroring the inputs)."""
+    p = Path(output)
+    if p.is_dir() or output.endswith(("/", "\\")):
+        return False
+    if n_inputs == 1:
+        return True
+    return fmt in TABLE_FORMATS and format_from_path(output) in TABLE_FORMATS
+
+
+@click.command(
+    "transcribe",
+    epilog="""\b
+Examples:
+  audiokit transcribe interview.flac
+  audiokit transcribe talk.wav --format srt -o talk.srt
+  audiokit transcribe podcasts/ -o subtitles/ --format vtt -j 2
+  audiokit transcribe calls/ --format parquet -o calls.parquet   # + calls.files.parquet
+  audiokit transcribe interview.mp3 --model base --format json | jq -r .language
+  audiokit transcribe entrevista.ogg --model base --task translate
+  sox in.wav -t wav - | audiokit transcribe - --word-timestamps --format json
+  audiokit transcribe --list-models
+""",
+)
+@batch_options
+@click.option(
+    "-m", "--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|DIR",
+    help="tiny.en (bundled, English), base (multilingual, assembled into the cache on first "
+    "use), a CTranslate2 Whisper directory, or a faster-whisper name already in the "
+    "Hugging Face cache. Never downloads.",
+)
+@click.option("--list-models", is_flag=True, help="Show the models available here and exit.")
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
+    help="Output format (default: from the -o extension, else txt). jsonl/parquet: one row "
+    "per segment, plus a per-file summary table <out>.files.<ext>.",
+)
+@output_option(
+    "A file for one input (or a .jsonl/.parquet table for many); a directory for many "
+    "inputs (one output per input, mirroring the tree). Default: standard output."
+)
+@click.option("-l", "--language", metavar="CODE",
+              help="Spoken language (en, fr, ...). Default: detected (multilingual models).")
+@click.option("--task", type=click.Choice(["transcribe", "translate"]), default="transcribe",
+              show_default=True, help="translate: English text from any language (base).")
+@click.option("--beam-size", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Beam search width (1: greedy, faster).")
+@click.option("--vad/--no-vad", default=True, show_default=True,
+              help="Skip non-speech with Silero VAD (also avoids text invented on silence).")
+@click.option("--word-timestamps", is_flag=True,
+              help="Time every word (in json output).")
+@click.option("--initial-prompt", metavar="TEXT",
+              help="Text to prime the model with (names, spelling, style).")
+@click.option("--threads", type=click.IntRange(min=0), default=0, metavar="N",
+              help="CPU threads per model (default: cores divided by --jobs).")
+@click.option("--compute-type", default="default", show_default=True, metavar="TYPE",
+              help="CTranslate2 compute type: int8 (CPU default), float16 (CUDA default), "
+              "int8_float32, float32...")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
+              show_default=True, help="cuda uses the GPU when CTranslate2 sees one.")
+@click.option("--json", "as_json", is_flag=True, hidden=True,
+              help="With --list-models: JSON lines.")
+def transcribe_cmd(
+    batch: BatchOptions,
+    model: str,
+    list_models: bool,
+    fmt: str | None,
+    output: str | None,
+    language: str | None,
+    task: str,
+    beam_size: int,
+    vad: bool,
+    word_timestamps: bool,
+    initial_prompt: str | None,
+    threads: int,
+    compute_type: str,
+    device: str,
+    as_json: bool,
+) -> None:
+    """Transcribe speech to text, offline, on the CPU (or a GPU).
+
+    Uses Whisper through faster-whisper (CTranslate2, int8 on the CPU). The
+    default model, tiny.en, is bundled; --model base adds language detection
+    and translation. Any format audiokit reads works; the model is loaded once
+    per worker. Silence gives an empty transcript.
+
+    Formats: txt, json (language, segments, words), srt, vtt, tsv (start/end
+    in ms), jsonl and parquet (one row per segment: path, segment, start, end,
+    text, avg_logprob, no_speech_prob, language; with -o FILE also a per-file
+    summary FILE-stem.files.ext: path, language, language_probability, text,
+    segments, duration, model, task).
+    """
+    if list_models:
+        _show_models(as_json)
+        return
+    if not batch.paths and batch.files_from is None:
+        raise click.UsageError("no inputs: give files, directories, '-' or --list-models")
+
+    from audiokit import audio_io
+    from audiokit import batch as engine
+    from audiokit.transcribe.engine import resolve_compute_type, resolve_device
+    from audiokit.transcribe.models import resolve_model
+
+    fmt = fmt or (format_from_path(output) if output else None) or "txt"
+    run = BatchRun(batch, desc="transcribe")
+    inputs = run.inputs
+    if not inputs:
+        run.exit()
+
+    one_file = output is not None and _writes_one_file(output, fmt, len(inputs))
+    if output is None:
+        if fmt == "parquet":
+            raise UsageError("--format parquet needs -o FILE.parquet")
+        if len(inputs) > 1 and fmt in ("srt", "vtt", "tsv"):
+            raise UsageError(f"{len(inputs)} inputs in --format {fmt}: give -o DIR")
+
+    resolved = resolve_model(model)  # assembles 'base' here, once, before any worker starts
+    dev, note = resolve_device(device)
+    if note:
+        click.echo(f"audiokit: {note}", err=True)
+    resolve_compute_type(dev, compute_type)
+    jobs = max(1, min(batch.jobs or engine.default_jobs(), len(inputs)))
+    opts = TranscribeOptions.for_model(
+        resolved, device=dev, compute_type=compute_type,
+        threads=threads or max(1, engine.default_jobs() // jobs),
+        language=language.lower() if language else None, task=task, beam_size=beam_size,
+        vad=vad, word_timestamps=word_timestamps, initial_prompt=initial_prompt,
+    )
+
+    targets: dict[str, Path] = {}
+    if output is not None and one_file:
+        engine.check_collisions([(inp, Path(output)) for inp in inputs[:1]])
+        if fmt in TABLE_FORMATS:
+            engine.check_collisions([(inputs[0], summary_path(output))])
+    elif output is not None:
+        for inp in inputs:
+            targets[inp.path] = engine.output_path(inp, output, "{stem}" + EXTENSIONS[fmt])
+        engine.check_collisions((inp, targets[inp.path]) for inp in inputs)
+
+    weights = []
+    for inp in inputs:
+        try:
+            weights.append(audio_io.probe(inp.path).duration)
+        except Exception:  # the task reports the problem
+            weights.append(0.0)
+
+    task_fn = functools.partial(_task, opts=opts)
+    with contextlib.ExitStack() as stack:
+        seg_writer = files_writer = None
+        if one_file and fmt in TABLE_FORMATS:
+            from audiokit.writers import TableWriter
+
+            assert output is not None
+            meta = {"audiokit.command": "transcribe", "audiokit.model": resolved.name}
+            seg_writer = stack.enter_context(TableWriter(
+                output, metadata=meta, fmt=fmt, types=SEGMENT_TYPES,
+                schema=_schema(SEGMENT_TYPES) if fmt == "parquet" else None))
+            files_writer = stack.enter_context(TableWriter(
+                summary_path(output), metadata=meta, fmt=fmt, types=FILE_TYPES,
+                schema=_schema(FILE_TYPES) if fmt == "parquet" else None))
+        for res in run.run(task_fn, inputs, weights=weights, unit="s"):
+            t = res.value
+            if t.language_detected and not batch.quiet:
+                line = f"{res.input.display}: language {t.language} " \
+                       f"(probability {t.language_probability:.2f})"
+                if run.progress is not None:
+                    run.progress.write(line)
+                else:
+                    click.echo(line, err=True)
+            try:
+                _emit(t, res.input, fmt, output, one_file, targets, seg_writer, files_writer,
+                      word_timestamps, len(inputs))
+            except BrokenPipeError:
+                raise
+            except Exception as exc:
+                run.fail(res.input, exc)
+    run.exit()
+
+
+def _emit(t: Transcript, inp: Input, fmt: str, output: str | None, one_file: bool,
+          targets: dict[str, Path], seg_writer: Any, files_writer: Any, words: bool,
+          n_inputs: int) -> None:
+    """Write or print one transcript."""
+    from audiokit.writers import atomic_open, write_table
+
+    if seg_writer is not None:
+        seg_writer.write(segment_rows(t))
+        files_writer.write([file_row(t)])
+        return
+    if output is None:
+        if fmt == "json" and n_inputs > 1:
+            from audiokit.transcribe.formats import to_json
+
+            click.echo(to_json(t, words, indent=None), nl=False)
+        elif fmt == "txt" and n_inputs > 1:
+            click.echo(f"==> {t.path} <==\n{render(t, 'txt')}")
+        else:
+            click.echo(render(t, fmt, words), nl=False)
+        return
+    target = Path(output) if one_file else targets[inp.path]
+    if fmt == "parquet":
+        write_table(target, segment_rows(t), metadata={"audiokit.command": "transcribe"},
+                    schema=_schema(SEGMENT_TYPES))
+        return
+    with atomic_open(target, "w", encoding="utf-8", newline="") as fh:
+        fh.write(render(t, fmt, words))
