@@ -29,14 +29,18 @@ COMMANDS: dict[str, str] = {
 
 
 class CliError(click.ClickException):
-    """An error shown as one ``audiokit: ...`` line with a chosen exit code."""
+    """An error shown as one ``audiokit: ...`` line; exit code 1."""
 
-    def __init__(self, message: str, exit_code: int = ExitStatus.FAILED) -> None:
-        super().__init__(message)
-        self.exit_code = int(exit_code)
+    exit_code = int(ExitStatus.FAILED)
 
     def show(self, file: Any = None) -> None:
         click.echo(f"audiokit: {self.format_message()}", err=True)
+
+
+class CliUsageError(CliError):
+    """A usage error shown as one ``audiokit: ...`` line; exit code 2."""
+
+    exit_code = int(ExitStatus.USAGE)
 
 
 class AudiokitGroup(click.Group):
@@ -67,9 +71,9 @@ class AudiokitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UsageError as exc:
-            raise CliError(str(exc), ExitStatus.USAGE) from exc
+            raise CliUsageError(str(exc)) from exc
         except AudiokitError as exc:
-            raise CliError(str(exc), ExitStatus.FAILED) from exc
+            raise CliError(str(exc)) from exc
         except KeyboardInterrupt:
             click.echo("audiokit: interrupted", err=True)
             raise click.exceptions.Exit(ExitStatus.INTERRUPTED) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -35,7 +35,7 @@ class BatchRun:
     def __init__(self, opts: BatchOptions, desc: str = "") -> None:
         self.opts = opts
         self.desc = desc
-        stdin = click.get_binary_stream("stdin")
+        stdin: IO[bytes] = sys.stdin.buffer
         self.inputs, problems = engine.discover(
             opts.paths, opts.files_from, engine.parse_extensions(opts.ext), stdin=stdin
         )

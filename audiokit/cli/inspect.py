@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -57,7 +58,9 @@ def _rate(v: Any) -> str:
     return "-" if v is None else f"{v / 1000:.0f} kb/s"
 
 
-COLUMNS = [
+Column = tuple[str, str, Callable[[Any], str]]
+
+COLUMNS: list[Column] = [
     ("path", "file", str),
     ("format", "format", str),
     ("subtype", "subtype", str),
@@ -67,7 +70,7 @@ COLUMNS = [
     ("size_bytes", "size", _size),
     ("bitrate", "bitrate", _rate),
 ]
-LEVEL_COLUMNS = [
+LEVEL_COLUMNS: list[Column] = [
     ("peak_dbfs", "peak dBFS", format_value),
     ("rms_dbfs", "RMS dBFS", format_value),
     ("crest_factor_db", "crest dB", format_value),
