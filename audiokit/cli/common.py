@@ -155,15 +155,43 @@ def print_table(
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[tuple[str, str, Callable[[Any], str]]],
     title: str | None = None,
+    droppable: Sequence[str] = (),
 ) -> None:
-    """Render rows as a rich table. ``columns``: (key, header, formatter)."""
+    """Render rows as a rich table on stdout.
+
+    Parameters
+    ----------
+    rows
+        The rows; missing keys show as ``-``.
+    columns
+        ``(key, header, formatter)`` in display order.
+    droppable
+        Keys of columns to leave out, first to last, while the table is wider than the terminal.
+    """
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for _, header, _ in columns:
-        numeric = header not in ("path", "format", "subtype", "file")
+    console = Console()
+
+    def cell(fmt: Callable[[Any], str], value: Any) -> str:
+        return "-" if value is None else fmt(value)
+
+    cells = [[cell(fmt, row.get(key)) for key, _, fmt in columns] for row in rows]
+    widths = [
+        max([len(header)] + [len(r[i]) for r in cells]) + 2
+        for i, (_, header, _) in enumerate(columns)
+    ]
+    keep = list(range(len(columns)))
+    for key in droppable:
+        if sum(widths[i] for i in keep) + len(keep) + 1 <= console.width:
+            break
+        keep = [i for i in keep if columns[i][0] != key]
+    table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for i in keep:
+        key, header, _ = columns[i]
+        numeric = key not in ("path", "format", "subtype")
         table.add_column(header, justify="right" if numeric else "left", overflow="fold")
-    for row in rows:
-        table.add_row(*(fmt(row.get(key)) for key, _, fmt in columns))
-    Console().print(table)
+    for r in cells:
+        table.add_row(*(r[i] for i in keep))
+    console.print(table)

@@ -40,6 +40,10 @@ def _task(inp: Input, levels: bool, silence_db: float) -> InspectResult:
     return inspect_file(inp.path, levels=levels, silence_db=silence_db, display=inp.display)
 
 
+#: Columns left out, first to last, when the terminal is too narrow for the whole table.
+DROPPABLE = ("bitrate", "subtype", "dc_offset", "crest_factor_db", "size_bytes", "format", "channel")
+
+
 def _pct(v: Any) -> str:
     return "-" if v is None else f"{100 * v:.2f}%"
 
@@ -168,5 +172,5 @@ def inspect_cmd(
         cols = COLUMNS + ([] if no_levels else LEVEL_COLUMNS)
         if per_channel:
             cols = [*cols[:1], ("channel", "ch#", str), *cols[1:]]
-        print_table(printer.rows, cols)
+        print_table(printer.rows, cols, droppable=DROPPABLE)
     run.exit()
