@@ -41,7 +41,15 @@ def _task(inp: Input, levels: bool, silence_db: float) -> InspectResult:
 
 
 #: Columns left out, first to last, when the terminal is too narrow for the whole table.
-DROPPABLE = ("bitrate", "subtype", "dc_offset", "crest_factor_db", "size_bytes", "format", "channel")
+DROPPABLE = (
+    "bitrate",
+    "subtype",
+    "dc_offset",
+    "crest_factor_db",
+    "size_bytes",
+    "format",
+    "channel",
+)
 
 
 def _pct(v: Any) -> str:
