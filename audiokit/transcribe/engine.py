@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from audiokit.errors import AudiokitError, MissingDependencyError, UsageError
@@ -259,6 +259,7 @@ def resolve_compute_type(device: str, compute_type: str) -> str:
 @functools.lru_cache(maxsize=2)
 def _load(path: str, device: str, compute_type: str, threads: int, pid: int) -> Any:
     fw = _faster_whisper()
+    _seed()
     try:
         return fw.WhisperModel(
             path, device=device, compute_type=resolve_compute_type(device, compute_type),
@@ -296,6 +297,16 @@ def _segment(s: Any) -> Segment:
     )
 
 
+def _clamp(seg: Segment, duration: float) -> Segment:
+    """Keep a segment's times inside the file (a segment starting after its end becomes empty,
+    and is dropped)."""
+    if seg.end <= duration:
+        return seg
+    if seg.start >= duration:
+        return replace(seg, start=duration, end=duration, text="", words=())
+    return replace(seg, end=duration)
+
+
 def is_hallucination(seg: Segment) -> bool:
     """A segment the model itself doubts: probably not speech and low confidence, or empty."""
     if not seg.text:
@@ -312,6 +323,20 @@ def _keep(segments: Iterable[Segment]) -> tuple[list[Segment], int]:
         else:
             kept.append(s)
     return kept, dropped
+
+
+def _seed(seed: int = 0) -> None:
+    """Seed CTranslate2's sampler (used when decoding falls back to a temperature above 0).
+
+    CTranslate2 seeds each thread's generator on first use, so this makes a process
+    reproducible for the same sequence of files, not each file independent of the others.
+    """
+    try:
+        import ctranslate2
+
+        ctranslate2.set_random_seed(seed)
+    except (ImportError, AttributeError):  # pragma: no cover - old CTranslate2
+        pass
 
 
 def transcribe_array(
@@ -350,7 +375,7 @@ def transcribe_array(
             vad_filter=opts.vad, word_timestamps=opts.word_timestamps,
             initial_prompt=opts.initial_prompt or None,
         )
-        kept, dropped = _keep(_segment(s) for s in segments)
+        kept, dropped = _keep(_clamp(_segment(s), duration) for s in segments)
     except AudiokitError:
         raise
     except (RuntimeError, ValueError) as exc:
