@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -11,8 +12,6 @@ import numpy as np
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # the tests must never reach the network
-
-import itertools
 
 from audiokit.errors import DecodeError, UsageError
 from audiokit.transcribe import engine
