@@ -202,10 +202,7 @@ def _plan(kw: dict[str, Any]) -> Plan:
     )
     flags = {name for name, on in (("trim", kw["trim"]), ("remove-silence", kw["remove_silence"]),
                                    ("denoise", kw["denoise"])) if on}
-    plan = build_plan(settings, flags, kw["chain"])
-    if not plan.steps:
-        raise UsageError("no steps: give at least one of --mono, --sr, --trim, --normalize, ...")
-    return plan
+    return build_plan(settings, flags, kw["chain"])  # no steps: a plain (re-)encode
 
 
 def _check_collisions(inputs: list[Input], spec: Any, segmented: bool) -> None:

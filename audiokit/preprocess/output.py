@@ -264,6 +264,7 @@ class OutputSet:
 
         self.check(target)
         self.paths.append(target)
+        self._rng = np.random.default_rng(len(self._files) + 1)
         if self.spec.dry_run:
             self._files.append(None)
             return len(self._files) - 1
@@ -274,7 +275,6 @@ class OutputSet:
         except Exception as exc:
             raise OutputError(f"cannot write: {exc}", str(target)) from None
         self._files.append(fh)
-        self._rng = np.random.default_rng(len(self._files))
         return len(self._files) - 1
 
     def write(self, handle: int, block: np.ndarray) -> None:

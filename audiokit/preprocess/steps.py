@@ -70,7 +70,10 @@ def resample(y: np.ndarray, sr: int, target_sr: int) -> tuple[np.ndarray, int]:
 
 def _voiced_intervals(y: np.ndarray, sr: int, top_db: float) -> np.ndarray:
     import librosa
+    import numpy as np
 
+    if not np.any(y):  # digital silence: librosa would call it all voiced (0 dB below 0)
+        return np.zeros((0, 2), dtype=int)
     n_fft = frame_length(sr)
     return librosa.effects.split(y, top_db=top_db, frame_length=n_fft, hop_length=n_fft // 4)
 
