@@ -1,0 +1,236 @@
+"""``audiokit features``: feature tables for machine learning, one spectrogram per file."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from audiokit.batch import Input
+from audiokit.cli.common import BatchRun, RowPrinter, choose_format
+from audiokit.cli.options import (
+    BatchOptions,
+    batch_options,
+    csv_option,
+    fmax_option,
+    fmin_option,
+    hop_length_option,
+    json_option,
+    n_fft_option,
+    n_mels_option,
+    sr_option,
+)
+from audiokit.errors import UsageError
+from audiokit.features.schema import (
+    DEFAULT_GROUPS,
+    GROUP_HELP,
+    GROUPS,
+    FeatureParams,
+    frame_columns,
+    parse_groups,
+    parse_stats,
+    summary_columns,
+)
+
+#: Rows buffered before a Parquet row group is written.
+ROWS_PER_GROUP = 512
+
+INDEX_TYPES = {
+    "path": "string", "label": "string", "duration": "float64", "sample_rate": "int32",
+    "frame": "int64", "time": "float64", "window": "int32", "start": "float64", "end": "float64",
+}
+
+
+def _task(inp: Input, params: FeatureParams, frames: bool, window: float | None,
+          window_hop: float | None) -> Any:
+    from audiokit.features import extract_file
+
+    return extract_file(inp.path, params, frames=frames, window=window, window_hop=window_hop)
+
+
+def _preload(params: FeatureParams) -> None:
+    """Import librosa's modules once here, so that forked workers share them."""
+    import librosa
+    import librosa.feature
+
+    _ = librosa.filters.mel, librosa.stft, librosa.feature.delta
+    if "tempo" in params.groups:
+        import librosa.beat
+    if "f0" in params.groups:
+        _ = librosa.pyin
+
+
+def _label(inp: Input) -> str:
+    if inp.display == "-":
+        return ""
+    return Path(inp.path).resolve().parent.name
+
+
+def _groups_help() -> str:
+    lines = [f"{g}: {GROUP_HELP[g]}" for g in GROUPS]
+    return "; ".join(lines)
+
+
+@click.command(
+    "features",
+    epilog="""\b
+Examples:
+  audiokit features data/ -o features.parquet
+  audiokit features data/ -o features.parquet --label-from-parent   # data/<class>/*.wav
+  audiokit features clip.wav --features mfcc,rms --json | jq .mfcc_00_mean
+  audiokit features 'speech/**/*.flac' --features default,f0 --sr 16000 -o speech.parquet
+  audiokit features song.flac --frames -o song_frames.parquet
+  audiokit features talk.wav --window 5 --window-hop 2.5 --stats mean,median,p90 -o talk.csv
+  audiokit features --list-columns --features mfcc --n-mfcc 20
+\b
+Feature groups (--features, comma list; 'default' and 'all' also work):
+  mfcc      MFCC (--n-mfcc) + delta + delta-delta      [default]
+  mel       mel band energies in dB (--n-mels)         [default]
+  spectral  centroid, bandwidth, rolloff, contrast(7), flatness   [default]
+  zcr, rms  zero-crossing rate, RMS energy             [default]
+  chroma    chroma from the STFT (A440)                [default]
+  onset     onset strength                             [default]
+  tempo     tempo (BPM) and beat count per file/window [default]
+  cens      chroma CENS (constant-Q)                   [opt-in, slower]
+  tonnetz   tonal centroids (constant-Q chroma)        [opt-in, slower]
+  hpss      harmonic share of the energy (HPSS)        [opt-in, slow]
+  f0        pYIN f0 and voicing, for speech            [opt-in, slow]
+""",
+)
+@batch_options
+@click.option("-o", "--output", metavar="FILE",
+              help="Write a table: .parquet, .csv, .tsv or .jsonl (by extension).")
+@json_option
+@csv_option
+@click.option("--features", "features", metavar="GROUPS", default=None,
+              help="Feature groups, comma-separated (default: "
+              + ",".join(DEFAULT_GROUPS) + "; see below).")
+@click.option("--stats", metavar="LIST", default=None,
+              help="Statistics of summary and window rows: mean, std, min, max, median, "
+              "pNN (default: mean,std,min,max).")
+@click.option("--frames", is_flag=True,
+              help="One row per frame (with its time in seconds) instead of one per file.")
+@click.option("--window", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="One row of statistics per window of SECONDS.")
+@click.option("--window-hop", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Start a window every SECONDS (default: the window length).")
+@click.option("--label-from-parent", is_flag=True,
+              help="Add a 'label' column: the name of each file's folder (data/<label>/x.wav).")
+@sr_option(22050)
+@n_fft_option()
+@hop_length_option()
+@n_mels_option()
+@click.option("--n-mfcc", type=click.IntRange(min=1), default=13, show_default=True,
+              help="Number of MFCC coefficients.")
+@fmin_option()
+@fmax_option()
+@click.option("--list-columns", is_flag=True,
+              help="Print the feature column names for these options and exit.")
+def features_cmd(
+    batch: BatchOptions, output: str | None, as_json: bool, as_csv: bool,
+    features: str | None, stats: str | None, frames: bool, window: float | None,
+    window_hop: float | None, label_from_parent: bool, sr: int | None, n_fft: int,
+    hop_length: int, n_mels: int, n_mfcc: int, fmin: float, fmax: float | None,
+    list_columns: bool,
+) -> None:
+    """Extract audio features into one table: a row per file, per window or per frame.
+
+    One STFT per file feeds every spectral feature (as librosa's S= parameters);
+    audio is mixed to mono and resampled to --sr. Summary rows hold statistics over
+    time of every feature dimension, named <feature>[_<dim>]_<stat>
+    (mfcc_00_mean, spectral_centroid_std, ...), as float32, after the columns
+    path, [label], duration, sample_rate ([window, start, end] with --window;
+    frame, time with --frames, where per-file values such as tempo are left out).
+
+    Short clips give valid rows (deltas shrink to the clip; NaN under 3 frames);
+    long files are processed in blocks with bounded memory.
+    Writes Parquet (row groups as files finish, parameters in the schema
+    metadata), CSV/TSV or JSON lines with -o; without -o prints JSON lines
+    (or CSV with --csv).
+    """
+    params = FeatureParams(
+        groups=parse_groups(features), sr=sr, n_fft=n_fft, hop_length=hop_length,
+        n_mels=n_mels, n_mfcc=n_mfcc, fmin=fmin, fmax=fmax, stats=parse_stats(stats),
+    )
+    if frames and window:
+        raise UsageError("--frames and --window exclude each other")
+    if window_hop is not None and window is None:
+        raise UsageError("--window-hop needs --window")
+    feat_cols = frame_columns(params) if frames else summary_columns(params)
+    if list_columns:
+        for c in feat_cols:
+            click.echo(c)
+        return
+    run = BatchRun(batch, desc="features")
+    if output is not None:
+        _check_output(output, run.inputs)
+    fmt = choose_format(as_json, as_csv)
+    printer = RowPrinter("csv" if fmt == "csv" else "json")
+    _preload(params)
+    task = functools.partial(_task, params=params, frames=frames, window=window,
+                             window_hop=window_hop)
+    types = {**INDEX_TYPES, **{c: "float32" for c in feat_cols}}
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if output is not None:
+            from audiokit.writers import TableWriter
+
+            writer = stack.enter_context(
+                TableWriter(output, metadata=_metadata(params, frames, window, window_hop,
+                                                       label_from_parent), types=types)
+            )
+        buffered: list[dict[str, Any]] = []
+        for res in run.run(task):
+            r = res.value
+            prefix: dict[str, Any] = {"path": res.input.display}
+            if label_from_parent:
+                prefix["label"] = _label(res.input)
+            prefix["duration"] = r.duration
+            prefix["sample_rate"] = r.sr
+            rows = r.rows(prefix)
+            if writer is None:
+                for row in rows:
+                    printer.add(row)
+                continue
+            buffered.extend(rows)
+            if len(buffered) >= ROWS_PER_GROUP:
+                writer.write(buffered)
+                buffered = []
+        if writer is not None and buffered:
+            writer.write(buffered)
+    run.exit()
+
+
+def _check_output(output: str, inputs: list[Input]) -> None:
+    """Refuse an unknown table extension, or an output that is one of the inputs."""
+    import os
+
+    from audiokit.writers import table_format
+
+    table_format(output)
+    real = os.path.realpath(output)
+    for i in inputs:
+        if os.path.realpath(i.path) == real:
+            raise UsageError(f"output {output} would overwrite an input")
+
+
+def _metadata(params: FeatureParams, frames: bool, window: float | None,
+              window_hop: float | None, label: bool) -> dict[str, str]:
+    import librosa
+
+    from audiokit import __version__
+
+    shape = "frames" if frames else ("windows" if window else "summary")
+    options = {"shape": shape, "window": window, "window_hop": window_hop or window,
+               "label_from_parent": label}
+    return {
+        "audiokit.command": "features",
+        "audiokit.version": __version__,
+        "librosa.version": str(getattr(librosa, "__version__", "")),
+        "audiokit.features.params": params.to_json(),
+        "audiokit.features.options": json.dumps(options, sort_keys=True),
+    }

@@ -1,0 +1,299 @@
+"""Audio features for machine learning: one spectrogram per file, many features, one table.
+
+The public API::
+
+    from audiokit.features import extract, extract_file, FeatureParams
+
+    res = extract(y, sr)                       # one summary row (mean/std/min/max)
+    res = extract(y, sr, frames=True)          # one row per frame
+    res = extract(y, sr, window=2.0)           # one row per 2-second window
+    res.columns, res.values                    # names, (rows, columns) float32
+
+Every STFT-based feature comes from a single STFT per block of frames (see
+:mod:`audiokit.features.groups`); long inputs are processed in blocks with
+bounded memory (:mod:`audiokit.features.blocks`); statistics are streamed
+(:mod:`audiokit.features.stats`); column names are in
+:mod:`audiokit.features.schema`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from audiokit.errors import UsageError
+from audiokit.features.schema import (
+    DEFAULT_GROUPS,
+    DEFAULT_STATS,
+    GROUP_HELP,
+    GROUPS,
+    FeatureParams,
+    frame_columns,
+    parse_groups,
+    parse_stats,
+    scalar_features,
+    summary_columns,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from audiokit.features.blocks import Source
+
+__all__ = [
+    "DEFAULT_GROUPS", "DEFAULT_STATS", "GROUPS", "GROUP_HELP", "FeatureParams", "FeatureResult",
+    "extract", "extract_file", "frame_columns", "parse_groups", "parse_stats",
+    "summary_columns",
+]
+
+#: Files longer than this many samples (at the target rate) are decoded block by block.
+STREAM_SAMPLES = 8 * 2**20
+
+
+@dataclass
+class FeatureResult:
+    """Features of one signal, as a table.
+
+    Attributes
+    ----------
+    kind : str
+        ``summary`` (one row), ``frames`` (one row per frame) or ``windows``.
+    sr : int
+        Sample rate the features were computed at.
+    duration : float
+        Duration of the signal in seconds.
+    n_frames : int
+        STFT frames (``1 + n // hop_length``).
+    columns : list of str
+        Feature column names (:func:`schema.summary_columns` or :func:`schema.frame_columns`).
+    values : np.ndarray, shape (n_rows, n_columns), float32
+    start, end : np.ndarray, shape (n_rows,), float64
+        Seconds: the window bounds; a frame's centre time (both); ``0`` and the
+        duration for a summary.
+    """
+
+    kind: str
+    sr: int
+    duration: float
+    n_frames: int
+    columns: list[str]
+    values: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    params: FeatureParams = field(default_factory=FeatureParams)
+
+    def column(self, name: str) -> np.ndarray:
+        """One column, shape (n_rows,)."""
+        return self.values[:, self.columns.index(name)]
+
+    def rows(self, prefix: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts: ``prefix`` columns, then the index columns, then the features.
+
+        Index columns: ``frame`` and ``time`` for frames, ``window``, ``start`` and
+        ``end`` for windows, none for a summary.
+        """
+        prefix = prefix or {}
+        vals = self.values.tolist()
+        out = []
+        for i, row in enumerate(vals):
+            r: dict[str, Any] = dict(prefix)
+            if self.kind == "frames":
+                r["frame"] = i
+                r["time"] = float(self.start[i])
+            elif self.kind == "windows":
+                r["window"] = i
+                r["start"] = float(self.start[i])
+                r["end"] = float(self.end[i])
+            r.update(zip(self.columns, row, strict=True))
+            out.append(r)
+        return out
+
+
+def _params(**kw: Any) -> FeatureParams:
+    groups = kw.pop("groups", None)
+    stats = kw.pop("stats", None)
+    if isinstance(groups, str) or groups is None:
+        groups = parse_groups(groups)
+    if isinstance(stats, str) or stats is None:
+        stats = parse_stats(stats)
+    return FeatureParams(groups=tuple(groups), stats=tuple(stats), **kw)
+
+
+def extract(
+    y: np.ndarray,
+    sr: int,
+    groups: str | tuple[str, ...] | None = None,
+    *,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    n_mels: int = 128,
+    n_mfcc: int = 13,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    stats: str | tuple[str, ...] | None = None,
+    frames: bool = False,
+    window: float | None = None,
+    window_hop: float | None = None,
+    block_frames: int | None = None,
+) -> FeatureResult:
+    """Extract features from a signal in memory.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,) or (channels, n)
+        Audio (multichannel input is averaged to mono).
+    sr : int
+        Its sample rate (no resampling is done here).
+    groups
+        Feature groups (``"mfcc,chroma"``, ``"default,hpss"``, ``"all"`` or a tuple);
+        default :data:`DEFAULT_GROUPS`.
+    n_fft, hop_length, n_mels, n_mfcc, fmin, fmax
+        Analysis parameters (see :class:`FeatureParams`).
+    stats
+        Summary statistics (default mean, std, min, max; also median, pNN).
+    frames
+        One row per frame instead of a summary.
+    window, window_hop
+        One row of statistics per window of ``window`` seconds every
+        ``window_hop`` seconds (default: ``window``, no overlap).
+    block_frames
+        Process in blocks of this many frames (default 4096); results do not
+        depend on it (exactly for STFT groups, within tolerance for CQT/pYIN).
+
+    Returns
+    -------
+    FeatureResult
+    """
+    import numpy as np
+
+    from audiokit.audio_io import to_mono
+    from audiokit.features.blocks import ArraySource
+
+    p = _params(groups=groups, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                n_mfcc=n_mfcc, fmin=fmin, fmax=fmax, stats=stats)
+    y = np.ascontiguousarray(to_mono(np.asarray(y, dtype=np.float32)))
+    if y.ndim != 1 or len(y) == 0:
+        raise UsageError("y must be a non-empty 1-D or 2-D array")
+    return _run(ArraySource(y), int(sr), p, frames, window, window_hop, block_frames)
+
+
+def extract_file(
+    path: str | os.PathLike[str],
+    params: FeatureParams | None = None,
+    *,
+    frames: bool = False,
+    window: float | None = None,
+    window_hop: float | None = None,
+    block_frames: int | None = None,
+) -> FeatureResult:
+    """Extract features from an audio file, decoding long files block by block.
+
+    The file is mixed to mono and resampled to ``params.sr`` (None: its own
+    rate) with soxr HQ, as :func:`audiokit.audio_io.load`. Files of more than
+    :data:`STREAM_SAMPLES` samples are never loaded whole.
+
+    Raises
+    ------
+    audiokit.errors.DecodeError, audiokit.errors.InputError
+        The file cannot be read.
+    """
+    from audiokit import audio_io
+    from audiokit.features.blocks import ArraySource, StreamSource
+
+    p = params or FeatureParams()
+    info = audio_io.probe(path)
+    sr = p.sr or info.samplerate
+    source: Source
+    if info.frames * sr / info.samplerate > STREAM_SAMPLES:
+        source = StreamSource(str(path), sr)
+    else:
+        y, sr = audio_io.load(path, sr=sr)
+        source = ArraySource(y)
+    return _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames)
+
+
+def _run(
+    source: Source, sr: int, p: FeatureParams, frames: bool, window: float | None,
+    window_hop: float | None, block_frames: int | None,
+) -> FeatureResult:
+    import numpy as np
+
+    from audiokit.features import blocks, stats
+    from audiokit.features.groups import n_frames_for
+
+    if frames and window:
+        raise UsageError("--frames and --window exclude each other")
+    if window is not None and window <= 0:
+        raise UsageError("--window must be positive")
+    if window_hop is not None and (window is None or window_hop <= 0):
+        raise UsageError("--window-hop needs --window and must be positive")
+    n_frames = n_frames_for(source.n, p)
+    duration = source.n / sr
+    n_cols = len(frame_columns(p))
+    kept: list[np.ndarray] = []
+    hidden: dict[str, list[np.ndarray]] = {"tempo_env": [], "harmonic": [], "percussive": [],
+                                           "voiced": []}
+    bounds = (
+        stats.window_bounds(duration, n_frames, sr, p.hop_length, window, window_hop or window)
+        if window else [(0.0, duration, 0, n_frames)]
+    )
+    summary = stats.Summary(n_cols, p.stats, n_frames) if not frames and not window else None
+    windows = stats.Windows(n_cols, p.stats, bounds) if window else None
+    for _, bf in blocks.iter_blocks(source, sr, p, block_frames or blocks.BLOCK_FRAMES):
+        if frames:
+            kept.append(bf.values)
+        elif summary is not None:
+            summary.add(bf.values)
+        elif windows is not None:
+            windows.add(bf.values)
+        for key, parts in hidden.items():
+            part = getattr(bf, key)
+            if part is not None:
+                parts.append(part)
+    if frames:
+        values = np.hstack(kept).T if kept else np.zeros((0, n_cols), np.float32)
+        t = np.arange(values.shape[0]) * p.hop_length / sr
+        return FeatureResult("frames", sr, duration, n_frames, frame_columns(p),
+                             np.ascontiguousarray(values, dtype=np.float32), t, t, p)
+    feats = summary.result()[None] if summary is not None else windows.finish()  # type: ignore[union-attr]
+    joined = {k: np.concatenate(v) for k, v in hidden.items() if v}
+    scal = _scalars(joined, p, sr, [(lo, hi) for _, _, lo, hi in bounds])
+    values = np.hstack([feats, scal]).astype(np.float32)
+    return FeatureResult(
+        "windows" if window else "summary", sr, duration, n_frames, summary_columns(p),
+        values, np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds]), p,
+    )
+
+
+def _scalars(
+    hidden: dict[str, np.ndarray], p: FeatureParams, sr: int, ranges: list[tuple[int, int]]
+) -> np.ndarray:
+    """Per-file or per-window scalar columns, shape (len(ranges), n_scalars)."""
+    import numpy as np
+
+    from audiokit.features import rhythm
+
+    names = scalar_features(p)
+    out = np.full((len(ranges), len(names)), np.nan)
+    if not names:
+        return out
+    if "tempo" in p.groups:
+        env = hidden["tempo_env"]
+        tg = rhythm.Tempogram(env, sr, p.hop_length)
+        whole = tg.tempo()
+        beats = rhythm.beat_frames(env, sr, p.hop_length, whole)
+    for i, (lo, hi) in enumerate(ranges):
+        for j, name in enumerate(names):
+            if name == "tempo":
+                out[i, j] = whole if (lo, hi) == (0, len(env)) else tg.tempo(lo, max(hi, lo + 1))
+            elif name == "beat_count":
+                out[i, j] = np.count_nonzero((beats >= lo) & (beats < hi))
+            elif name == "hpss_ratio":
+                h = float(hidden["harmonic"][lo:hi].sum())
+                q = float(hidden["percussive"][lo:hi].sum())
+                out[i, j] = h / (h + q) if h + q > 0 else 0.0
+            elif name == "voiced_fraction":
+                v = hidden["voiced"][lo:hi]
+                out[i, j] = float(v.mean()) if len(v) else 0.0
+    return out

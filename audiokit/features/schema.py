@@ -1,0 +1,228 @@
+"""Feature groups, parameters and column names of ``audiokit features``.
+
+Everything that decides the *shape* of the output lives here, so that every
+row of a table has the same columns whatever the file: the list of groups,
+how many dimensions each frame-level feature has, the statistic names and the
+column names built from them (``mfcc_00_mean``, ``spectral_centroid_std``...).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+from audiokit.errors import UsageError
+
+#: Every feature group, in output order.
+GROUPS: tuple[str, ...] = (
+    "mfcc", "mel", "spectral", "zcr", "rms", "chroma", "cens", "tonnetz",
+    "onset", "tempo", "hpss", "f0",
+)
+
+#: Groups computed when ``--features`` is not given (fast, all derived from one STFT).
+DEFAULT_GROUPS: tuple[str, ...] = (
+    "mfcc", "mel", "spectral", "zcr", "rms", "chroma", "onset", "tempo",
+)
+
+#: What each group holds (for ``--help`` and the README).
+GROUP_HELP: dict[str, str] = {
+    "mfcc": "MFCC (--n-mfcc) with delta and delta-delta",
+    "mel": "mel band energies in dB (--n-mels)",
+    "spectral": "spectral centroid, bandwidth, rolloff, contrast (7 bands), flatness",
+    "zcr": "zero-crossing rate",
+    "rms": "RMS energy",
+    "chroma": "chroma from the STFT (12 pitch classes, A440 tuning)",
+    "cens": "chroma CENS from a constant-Q transform (opt-in, slower)",
+    "tonnetz": "tonal centroid features (6) from CQT chroma (opt-in, slower)",
+    "onset": "onset strength (spectral flux of the mel dB spectrogram)",
+    "tempo": "tempo in BPM and beat count (per file or window)",
+    "hpss": "harmonic share of the energy after HPSS (opt-in, slow)",
+    "f0": "fundamental frequency (pYIN) and voicing, for speech (opt-in, slow)",
+}
+
+#: Statistics every ``--stats`` accepts (plus ``pNN`` percentiles, e.g. ``p10``).
+STAT_NAMES: tuple[str, ...] = ("mean", "std", "min", "max", "median")
+DEFAULT_STATS: tuple[str, ...] = ("mean", "std", "min", "max")
+
+#: Bands of spectral contrast (librosa's default ``n_bands=6`` gives 7 rows).
+CONTRAST_BANDS = 6
+#: pYIN search range in Hz (C2 to C7, as in librosa's examples).
+F0_MIN, F0_MAX = 65.40639132514966, 2093.004522404789
+#: dB floor: power below ``AMIN`` is clipped (-100 dB); no relative ``top_db`` clipping.
+AMIN = 1e-10
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Every parameter that changes a feature value (recorded in the output metadata).
+
+    Attributes
+    ----------
+    groups : tuple of str
+        Feature groups to compute (see :data:`GROUPS`).
+    sr : int or None
+        Target sample rate (None: each file's own rate; used by the file API only).
+    n_fft, hop_length : int
+        STFT window and hop in samples (``center=True``, Hann window, zero padding).
+    n_mels, n_mfcc : int
+        Mel bands and cepstral coefficients.
+    fmin, fmax : float, float or None
+        Mel filterbank range in Hz (fmax None: half the sample rate).
+    stats : tuple of str
+        Statistics of summary rows: mean, std, min, max, median, pNN.
+    """
+
+    groups: tuple[str, ...] = DEFAULT_GROUPS
+    sr: int | None = 22050
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    n_mfcc: int = 13
+    fmin: float = 0.0
+    fmax: float | None = None
+    stats: tuple[str, ...] = DEFAULT_STATS
+    mono: bool = field(default=True)
+
+    def __post_init__(self) -> None:
+        bad = [g for g in self.groups if g not in GROUPS]
+        if bad:
+            known = ", ".join(GROUPS)
+            raise UsageError(f"unknown feature group(s): {', '.join(bad)} (known: {known})")
+        if not self.groups:
+            raise UsageError("no feature groups selected")
+        for s in self.stats:
+            parse_stat(s)
+        if self.n_mfcc > self.n_mels:
+            raise UsageError(f"--n-mfcc ({self.n_mfcc}) cannot exceed --n-mels ({self.n_mels})")
+        if self.hop_length > self.n_fft:
+            raise UsageError("--hop-length cannot exceed --n-fft")
+
+    def to_json(self) -> str:
+        """All parameters as a JSON object (stored in the Parquet schema metadata)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def parse_groups(spec: str | None) -> tuple[str, ...]:
+    """Parse ``"mfcc,chroma"``, ``"default,hpss"`` or ``"all"`` into groups in output order.
+
+    Raises
+    ------
+    UsageError
+        For an unknown group name.
+    """
+    if spec is None or not spec.strip():
+        return DEFAULT_GROUPS
+    wanted: set[str] = set()
+    for item in (s.strip().lower() for s in spec.split(",")):
+        if not item:
+            continue
+        if item == "all":
+            wanted.update(GROUPS)
+        elif item == "default":
+            wanted.update(DEFAULT_GROUPS)
+        elif item in GROUPS:
+            wanted.add(item)
+        else:
+            raise UsageError(
+                f"unknown feature group {item!r} (known: {', '.join(GROUPS)}, default, all)"
+            )
+    if not wanted:
+        raise UsageError("no feature groups selected")
+    return tuple(g for g in GROUPS if g in wanted)
+
+
+_PCT = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
+
+
+def parse_stat(name: str) -> float | None:
+    """Validate a statistic name; return its percentile (``median`` -> 50) or None.
+
+    Raises
+    ------
+    UsageError
+    """
+    if name in ("mean", "std", "min", "max"):
+        return None
+    if name == "median":
+        return 50.0
+    m = _PCT.match(name)
+    if m and 0 <= float(m.group(1)) <= 100:
+        return float(m.group(1))
+    raise UsageError(f"unknown statistic {name!r} (use mean, std, min, max, median, p10, p90...)")
+
+
+def parse_stats(spec: str | None) -> tuple[str, ...]:
+    """Parse ``"mean,std,p10,p90"`` (order kept, duplicates dropped)."""
+    if spec is None or not spec.strip():
+        return DEFAULT_STATS
+    out: list[str] = []
+    for item in (s.strip().lower() for s in spec.split(",")):
+        if item and item not in out:
+            parse_stat(item)
+            out.append(item)
+    if not out:
+        raise UsageError("no statistics selected")
+    return tuple(out)
+
+
+def frame_features(p: FeatureParams) -> list[tuple[str, int]]:
+    """Frame-level features of the selected groups: (name, dimensions), in column order."""
+    out: list[tuple[str, int]] = []
+    for g in p.groups:
+        if g == "mfcc":
+            out += [("mfcc", p.n_mfcc), ("mfcc_delta", p.n_mfcc), ("mfcc_delta2", p.n_mfcc)]
+        elif g == "mel":
+            out.append(("mel", p.n_mels))
+        elif g == "spectral":
+            out += [
+                ("spectral_centroid", 1), ("spectral_bandwidth", 1), ("spectral_rolloff", 1),
+                ("spectral_contrast", CONTRAST_BANDS + 1), ("spectral_flatness", 1),
+            ]
+        elif g == "zcr":
+            out.append(("zcr", 1))
+        elif g == "rms":
+            out.append(("rms", 1))
+        elif g == "chroma":
+            out.append(("chroma", 12))
+        elif g == "cens":
+            out.append(("chroma_cens", 12))
+        elif g == "tonnetz":
+            out.append(("tonnetz", 6))
+        elif g == "onset":
+            out.append(("onset_strength", 1))
+        elif g == "f0":
+            out += [("f0", 1), ("voiced_prob", 1)]
+    return out
+
+
+def scalar_features(p: FeatureParams) -> list[str]:
+    """Per-file (or per-window) scalar columns of the selected groups."""
+    out: list[str] = []
+    for g in p.groups:
+        if g == "tempo":
+            out += ["tempo", "beat_count"]
+        elif g == "hpss":
+            out.append("hpss_ratio")
+        elif g == "f0":
+            out.append("voiced_fraction")
+    return out
+
+
+def expand(name: str, dims: int) -> list[str]:
+    """Column names of one feature: ``rms`` or ``mfcc_00``... (at least two digits)."""
+    if dims == 1:
+        return [name]
+    width = max(2, len(str(dims - 1)))
+    return [f"{name}_{i:0{width}d}" for i in range(dims)]
+
+
+def frame_columns(p: FeatureParams) -> list[str]:
+    """Feature columns of ``--frames`` rows."""
+    return [c for name, dims in frame_features(p) for c in expand(name, dims)]
+
+
+def summary_columns(p: FeatureParams) -> list[str]:
+    """Feature columns of summary and window rows: ``<column>_<stat>``, then the scalars."""
+    cols = [f"{c}_{s}" for c in frame_columns(p) for s in p.stats]
+    return cols + scalar_features(p)
