@@ -1,0 +1,26 @@
+"""Pictures of audio: the service behind ``audiokit plot`` and ``audiokit spectrogram``.
+
+The package is split by responsibility:
+
+- :mod:`audiokit.plots.spectra`: pure computations over numpy arrays (dB
+  spectrogram matrices, min/max envelopes, Welch PSD, zero crossings), with
+  streaming accumulators so that a 3-hour file is reduced in bounded memory.
+- :mod:`audiokit.plots.sources`: spans, channel selection and block reading
+  on top of :mod:`audiokit.audio_io`.
+- :mod:`audiokit.plots.render`: the Agg backend, light/dark styles, figure
+  creation and atomic PNG saving (with DPI metadata).
+- :mod:`audiokit.plots.figures`: figure builders (``ax=None``, never save).
+- :mod:`audiokit.plots.tasks`: one file in, one PNG out; the batch tasks.
+
+Nothing here imports matplotlib, librosa or scipy at module level.
+"""
+
+from __future__ import annotations
+
+KINDS: tuple[str, ...] = (
+    "waveform", "spectrum", "psd", "features", "zcr", "mfcc", "chroma", "onsets", "overview",
+)
+"""Kinds of ``audiokit plot``."""
+
+SCALES: tuple[str, ...] = ("linear", "log", "mel")
+"""Frequency scales of ``audiokit spectrogram``."""

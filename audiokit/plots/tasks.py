@@ -1,0 +1,320 @@
+"""One file in, one PNG out: options, results and the batch tasks of ``plot`` and ``spectrogram``.
+
+A task is ``task(inp) -> DrawResult``, bound with :func:`functools.partial`
+to a frozen options dataclass; it runs in a worker process, reads the
+audio through :mod:`audiokit.plots.sources`, reduces it with
+:mod:`audiokit.plots.spectra`, draws with :mod:`audiokit.plots.figures`
+and saves through :func:`audiokit.plots.render.save_png` (atomic).
+
+Memory: ``waveform``, ``spectrum``, ``psd``, ``overview`` and ``spectrogram``
+stream the file (a min/max envelope per pixel column, a block-wise STFT
+mean-pooled to at most ``max_columns`` columns, segment averages), so a
+3-hour file draws in bounded memory. ``features``, ``zcr``, ``mfcc``,
+``chroma`` and ``onsets`` read the span into memory (at most
+:data:`~audiokit.plots.sources.MAX_IN_MEMORY_SECONDS` seconds).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from audiokit import audio_io
+from audiokit.batch import Input
+from audiokit.errors import OutputError, UsageError
+from audiokit.plots import KINDS, SCALES
+from audiokit.plots.outputs import OutputSpec
+from audiokit.plots.render import Panel
+from audiokit.plots.spectra import DEFAULT_TOP_DB, StftParams
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from audiokit.audio_io import AudioInfo
+    from audiokit.plots.sources import Span
+
+#: Default height in inches of one lane, per kind (more lanes add 70 % each).
+LANE_HEIGHT = {
+    "waveform": 3.0, "spectrum": 3.5, "psd": 3.5, "features": 3.5, "zcr": 3.5,
+    "mfcc": 4.0, "chroma": 4.0, "onsets": 3.5, "overview": 10.0, "spectrogram": 4.0,
+}
+DEFAULT_WIDTH = 10.0
+DEFAULT_DPI = 100.0
+#: Zoom of ``--kind zcr`` when no --duration is given (seconds).
+ZCR_WINDOW = 0.01
+#: Longest single FFT of ``--kind spectrum``; longer spans average such segments.
+MAX_FFT = 1 << 21
+
+
+@dataclass(frozen=True)
+class FigureOptions:
+    """Options every picture shares.
+
+    Attributes
+    ----------
+    width, height : float or None
+        Inches; None: 10 wide, height by kind and number of lanes.
+    dpi : float
+        Pixels per inch (the PNG records it).
+    style : str
+        ``light`` or ``dark``.
+    title : str or None
+        None: the file name; ``""``: no title.
+    start : float or None
+        Seconds; None: from the beginning (``zcr``: the middle of the file).
+    duration : float or None
+        Seconds; None: to the end (``zcr``: 10 ms).
+    channel : int, "mix" or None
+        None: one lane per channel.
+    overwrite : bool
+        Replace existing images.
+    """
+
+    width: float | None = None
+    height: float | None = None
+    dpi: float = DEFAULT_DPI
+    style: str = "light"
+    title: str | None = None
+    start: float | None = None
+    duration: float | None = None
+    channel: int | str | None = None
+    overwrite: bool = True
+
+    def size(self, kind: str, lanes: int) -> tuple[float, float]:
+        """(width, height) in inches for ``lanes`` lanes of ``kind``."""
+        lane = LANE_HEIGHT.get(kind, 3.5)
+        h = self.height if self.height else lane * (1 + 0.7 * (lanes - 1))
+        return (self.width or DEFAULT_WIDTH, h)
+
+    def pixels_wide(self) -> int:
+        return int((self.width or DEFAULT_WIDTH) * self.dpi)
+
+
+@dataclass(frozen=True)
+class SpectralOptions:
+    """Analysis parameters shared by the spectral pictures."""
+
+    stft: StftParams = field(default_factory=StftParams)
+    n_mels: int = 128
+    n_mfcc: int = 20
+    fmin: float = 0.0
+    fmax: float | None = None
+    top_db: float = DEFAULT_TOP_DB
+    cmap: str = "magma"
+    max_columns: int | None = None
+    """Most time columns of a spectrogram (None: the image width in pixels; 0: all frames)."""
+
+
+@dataclass(frozen=True)
+class PlotJob:
+    """Everything a ``plot`` task needs."""
+
+    kind: str
+    figure: FigureOptions
+    spectral: SpectralOptions
+    output: OutputSpec
+
+
+@dataclass(frozen=True)
+class SpectrogramJob:
+    """Everything a ``spectrogram`` task needs."""
+
+    figure: FigureOptions
+    spectral: SpectralOptions
+    output: OutputSpec
+    scale: str = "log"
+    preemphasis: float | None = None
+    data: OutputSpec | None = None
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    """What one task drew.
+
+    Attributes
+    ----------
+    path : str
+        The input as named on the command line.
+    output : str
+        The PNG written.
+    kind : str
+        The picture kind (``spectrogram`` for that command).
+    width, height : int
+        Image size in pixels.
+    dpi : float
+    start, seconds : float
+        The span of audio drawn (seconds).
+    lanes : int
+        Channels drawn (one lane each).
+    panels : tuple of Panel
+        Where each plotting area is in the image.
+    data : str or None
+        The matrix file written with ``--data``.
+    notes : dict
+        Kind-specific numbers (``zero_crossings``, ``tempo_bpm``, ``pool``...).
+    elapsed : float
+        Seconds spent.
+    """
+
+    path: str
+    output: str
+    kind: str
+    width: int
+    height: int
+    dpi: float
+    start: float
+    seconds: float
+    lanes: int
+    panels: tuple[Panel, ...]
+    data: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    def row(self) -> dict[str, Any]:
+        """A flat dict for JSON lines and tables."""
+        return {
+            "path": self.path, "output": self.output, "kind": self.kind, "width": self.width,
+            "height": self.height, "dpi": self.dpi, "start": round(self.start, 6),
+            "seconds": round(self.seconds, 6), "lanes": self.lanes, "data": self.data,
+            **self.notes, "elapsed": round(self.elapsed, 3),
+        }
+
+
+def validate(figure: FigureOptions, spectral: SpectralOptions, kind: str = "plot") -> None:
+    """Check option values once, in the main process.
+
+    Raises
+    ------
+    UsageError
+    """
+    from audiokit.plots.render import STYLES
+
+    if kind not in (*KINDS, "spectrogram"):
+        raise UsageError(f"unknown kind {kind!r} (use one of {', '.join(KINDS)})")
+    if figure.style not in STYLES:
+        raise UsageError(f"unknown style {figure.style!r} (use light or dark)")
+    if figure.duration is not None and figure.duration <= 0:
+        raise UsageError("--duration must be positive")
+    if figure.start is not None and figure.start < 0:
+        raise UsageError("--start must not be negative")
+    w, h = figure.size(kind, 1)
+    if w * figure.dpi > 20000 or h * figure.dpi > 20000 or min(w, h, figure.dpi) <= 0:
+        raise UsageError("--width/--height times --dpi must give 1 to 20000 pixels a side")
+    if w * figure.dpi < 100 or h * figure.dpi < 60:
+        raise UsageError("image too small: at least 100 x 60 pixels (--width/--height x --dpi)")
+    if spectral.fmax is not None and spectral.fmax <= spectral.fmin:
+        raise UsageError("--fmax must be above --fmin")
+    if spectral.stft.hop_length > spectral.stft.n_fft:
+        raise UsageError("--hop-length must not exceed --n-fft")
+    if spectral.top_db <= 0:
+        raise UsageError("--top-db must be positive")
+    _check_window(spectral.stft.window)
+    _check_cmap(spectral.cmap)
+
+
+def _check_window(name: str) -> None:
+    from scipy.signal import get_window
+
+    try:
+        get_window(name, 16)
+    except (ValueError, TypeError):
+        raise UsageError(f"unknown window {name!r} (e.g. hann, hamming, blackman)") from None
+
+
+def _check_cmap(name: str) -> None:
+    import matplotlib
+
+    if name not in matplotlib.colormaps:
+        raise UsageError(f"unknown colour map {name!r} (e.g. magma, viridis, gray_r)")
+
+
+def title_for(inp: Input, figure: FigureOptions) -> str:
+    """The figure title: ``--title`` or the input's file name."""
+    if figure.title is not None:
+        return figure.title
+    return "standard input" if inp.display == "-" else Path(inp.display).name
+
+
+def resolve(inp: Input, figure: FigureOptions, kind: str) -> tuple[AudioInfo, Span]:
+    """Probe the input and work out the span and lanes to draw."""
+    from audiokit.plots import sources
+
+    info = audio_io.probe(inp.path)
+    start, duration = figure.start, figure.duration
+    if kind == "zcr":
+        duration = duration if duration is not None else ZCR_WINDOW
+        if start is None:
+            start = max(0.0, info.duration / 2 - duration / 2)
+    channel = figure.channel
+    if kind == "overview" and channel is None:
+        channel = sources.MIX
+    span = sources.resolve_span(info, start or 0.0, duration, channel)
+    if info.path != inp.display:
+        info = _renamed(info, inp.display)
+    return info, span
+
+
+def _renamed(info: AudioInfo, display: str) -> AudioInfo:
+    from dataclasses import replace
+
+    return replace(info, path=display)
+
+
+def finish_figure(fig: Figure, title: str, target: Path, overwrite: bool) -> tuple[
+        int, int, tuple[Panel, ...]]:
+    """Add the title, save atomically, and measure the panels."""
+    from audiokit.plots import render
+
+    if title:
+        fig.suptitle(title, fontsize=11)
+    w, h = render.save_png(fig, target, overwrite=overwrite)
+    return w, h, tuple(render.panels(fig))
+
+
+def _refuse_existing(target: Path, overwrite: bool) -> None:
+    """Fail before any work when an output exists and --overwrite was not given."""
+    if not overwrite and target.exists():
+        raise OutputError(f"{target} exists (use --overwrite to replace it)")
+
+
+def plot_task(job: PlotJob, inp: Input) -> DrawResult:
+    """Draw ``job.kind`` of one input and save it (see :mod:`audiokit.plots.kinds`)."""
+    from audiokit.plots import kinds
+
+    t0 = time.perf_counter()
+    target = job.output.path_for(inp)
+    _refuse_existing(target, job.figure.overwrite)
+    info, span = resolve(inp, job.figure, job.kind)
+    drawn = kinds.draw(job, inp.path, info, span, title_for(inp, job.figure), target)
+    return DrawResult(
+        path=inp.display, output=str(target), kind=job.kind, width=drawn.width,
+        height=drawn.height, dpi=job.figure.dpi, start=span.offset, seconds=span.duration,
+        lanes=span.lanes, panels=drawn.panels, notes=drawn.notes,
+        elapsed=time.perf_counter() - t0,
+    )
+
+
+def spectrogram_task(job: SpectrogramJob, inp: Input) -> DrawResult:
+    """Draw (and optionally save the matrix of) the spectrogram of one input."""
+    from audiokit.plots import spectrogram
+
+    if job.scale not in SCALES:
+        raise UsageError(f"unknown scale {job.scale!r}")
+    t0 = time.perf_counter()
+    target = job.output.path_for(inp)
+    data_target = job.data.path_for(inp) if job.data is not None else None
+    for t in (target, data_target):
+        if t is not None:
+            _refuse_existing(t, job.figure.overwrite)
+    info, span = resolve(inp, job.figure, "spectrogram")
+    drawn = spectrogram.draw(job, inp.path, info, span, title_for(inp, job.figure), target,
+                              data_target)
+    return DrawResult(
+        path=inp.display, output=str(target), kind="spectrogram", width=drawn.width,
+        height=drawn.height, dpi=job.figure.dpi, start=span.offset, seconds=span.duration,
+        lanes=span.lanes, panels=drawn.panels,
+        data=str(data_target) if data_target is not None else None, notes=drawn.notes,
+        elapsed=time.perf_counter() - t0,
+    )
