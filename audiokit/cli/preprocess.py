@@ -42,7 +42,7 @@ def _outputs(v: Any) -> str:
 
 
 def _flags(row: dict[str, Any]) -> str:
-    flags = [k for k in ("limited", "gain_reduced", "dithered", "streaming") if row.get(k)]
+    flags = [k for k in ("limited", "gain_reduced", "streaming") if row.get(k)]
     if row.get("clipped_samples"):
         flags.append("clipped")
     return ",".join(flags) or "-"
@@ -174,8 +174,12 @@ def preprocess_cmd(batch: BatchOptions, output: str | None, **kw: Any) -> None:
     if output is not None:
         single = (len(inputs) == 1 and kw["name"] is None and is_audio_name(output)
                   and not Path(output).is_dir())
-        if not single and Path(output).is_file():
-            raise UsageError(f"-o {output}: must be a directory here (several inputs or --name)")
+        if not single and (Path(output).is_file()
+                           or (is_audio_name(output) and not Path(output).is_dir())):
+            raise UsageError(
+                f"-o {output} names a file, but a directory is needed here "
+                f"({len(inputs)} inputs{' and --name' if kw['name'] else ''})"
+            )
     spec = OutputSpec(
         out=output, single=single, format=kw["fmt"],
         subtype=kw["subtype"].upper() if kw["subtype"] else None, dither=not kw["no_dither"],

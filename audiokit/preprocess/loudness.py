@@ -32,6 +32,8 @@ ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
 #: Default targets of --normalize per mode (dBFS, dBFS, LUFS).
 DEFAULT_TARGETS = {"peak": -1.0, "rms": -20.0, "loudness": -23.0}
+#: Above this many seconds, :func:`integrated_loudness` measures in chunks.
+LONG_SIGNAL_S = 600.0
 #: Default ceiling (dBFS) that normalisation never exceeds.
 DEFAULT_CEILING = -0.1
 
@@ -65,6 +67,12 @@ def integrated_loudness(y: np.ndarray, sr: int) -> float:
     y : np.ndarray, shape (channels, n)
     sr : int
 
+    Notes
+    -----
+    Signals over :data:`LONG_SIGNAL_S` are measured with
+    :class:`StreamingLoudness` in chunks (same filters, same gating, a few
+    hundredths of a LU apart) so that memory stays at the size of the signal.
+
     Returns
     -------
     float
@@ -76,6 +84,11 @@ def integrated_loudness(y: np.ndarray, sr: int) -> float:
 
     if y.shape[-1] < int(BLOCK_S * sr) + 1:
         return math.nan
+    if y.shape[-1] > LONG_SIGNAL_S * sr:  # pyloudnorm holds several float64 copies
+        stream = StreamingLoudness(sr, y.shape[0])
+        for start in range(0, y.shape[-1], 1 << 20):
+            stream.update(y[:, start : start + (1 << 20)])
+        return stream.result()
     meter = pyloudnorm.Meter(sr)
     value = float(meter.integrated_loudness(np.asarray(y, dtype=np.float64).T))
     return value

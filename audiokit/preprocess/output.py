@@ -96,6 +96,9 @@ def check_spec(spec: OutputSpec) -> None:
     """Refuse impossible format/subtype/name combinations (UsageError)."""
     if spec.format is not None and spec.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+    named = _suffix_format(spec.out) if spec.single else None
+    if spec.format is not None and named is not None and named != spec.format:
+        raise UsageError(f"-o {spec.out} does not match --format {spec.format}")
     if spec.subtype is not None:
         if spec.subtype not in SUBTYPES:
             raise UsageError(f"--subtype must be one of {', '.join(SUBTYPES)}")
@@ -279,13 +282,13 @@ class OutputSet:
 
     def write(self, handle: int, block: np.ndarray) -> None:
         """Append ``(channels, n)`` float samples to output ``handle``."""
-        if block.shape[-1] == 0:
-            return
-        data, clipped = quantize(block, self.enc, self._rng)
-        self.clipped += clipped
         fh = self._files[handle]
-        if fh is not None:
-            fh.write(data)
+        step = 1 << 18  # quantise in slices: bounded float64/dither temporaries
+        for start in range(0, block.shape[-1], step):
+            data, clipped = quantize(block[:, start : start + step], self.enc, self._rng)
+            self.clipped += clipped
+            if fh is not None:
+                fh.write(data)
 
     def close(self, handle: int) -> None:
         fh = self._files[handle]
