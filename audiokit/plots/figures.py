@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.collections import QuadMesh
 
-MEL_TICKS = (0, 250, 500, 1000, 2000, 4000, 8000, 16000)
+MEL_TICKS = (0, 500, 1000, 2000, 4000, 8000, 16000)
 CHROMA_LABELS = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
 
 
