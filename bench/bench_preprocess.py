@@ -17,10 +17,20 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from common import AUDIOKIT, DATA, have, make_clips, make_long, peak_rss_mb, ratio, run_cmd
+from common import (
+    AUDIOKIT,
+    DATA,
+    have,
+    make_clips,
+    make_long,
+    peak_rss_mb,
+    ratio,
+    run_cmd,
+    timeit,
+)
 
-N_CLIPS = 120
-CLIP_SECONDS = 3.0
+N_CLIPS = 300
+CLIP_SECONDS = 2.0
 
 
 def _sox_serial(files: list[Path], out: Path) -> None:
@@ -38,16 +48,14 @@ def main() -> None:
     if not have("sox"):
         print("sox not installed: no baseline, skipped")
         return
-    clips = make_clips(DATA / "preprocess_clips", N_CLIPS, sr=44100, seconds=CLIP_SECONDS)
+    folder = DATA / f"preprocess_clips_{N_CLIPS}"
+    clips = make_clips(folder, N_CLIPS, sr=44100, seconds=CLIP_SECONDS)
     files = sorted(clips.glob("*.wav"))[:N_CLIPS]
     work = Path(tempfile.mkdtemp(prefix="bench-preprocess-", dir=DATA))
     try:
         sox_out = work / "sox"
         sox_out.mkdir()
         ak_out = work / "ak"
-        t_sox = run_cmd(["true"], repeat=1)  # warm the process cache
-        from common import timeit
-
         t_sox = timeit(lambda: _sox_serial(files, sox_out), repeat=2)
         t_sox2 = run_cmd(_sox_xargs(clips, sox_out), repeat=2)
         base = [AUDIOKIT, "preprocess", str(clips), "-o", str(ak_out), "--sr", "16000",

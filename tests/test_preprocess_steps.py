@@ -313,3 +313,22 @@ def test_streaming_single_output_with_fade_and_exact_length(tmp_path: Path) -> N
         outs[streaming] = sf.read(rep.outputs[0])[0]
     assert len(outs["on"]) == len(outs["off"]) == 64000
     np.testing.assert_allclose(outs["on"], outs["off"], atol=1e-5)
+
+
+def test_streaming_is_chosen_for_long_files_with_blockable_plans(tmp_path: Path) -> None:
+    from audiokit.audio_io import probe
+    from audiokit.preprocess.output import OutputSpec
+    from audiokit.preprocess.process import Job
+
+    src = tmp_path / "a.wav"
+    sf.write(src, sine(200, 8000, 3.0), 8000)
+    info = probe(src)
+    spec = OutputSpec()
+    blockable = build_plan(Plan(sr=16000, normalize="loudness"), set())
+    assert Job(blockable, spec, long_seconds=2.0).use_streaming(info)
+    assert not Job(blockable, spec, long_seconds=5.0).use_streaming(info)
+    assert not Job(blockable, spec, streaming="off", long_seconds=2.0).use_streaming(info)
+    in_memory = build_plan(Plan(sr=16000), {"denoise"})
+    assert not Job(in_memory, spec, long_seconds=2.0).use_streaming(info)
+    with pytest.raises(UsageError, match="whole file"):
+        Job(in_memory, spec, streaming="on").check()

@@ -273,9 +273,11 @@ def _check(p: Plan) -> None:
             raise UsageError("--segment must be positive and longer than --overlap (>= 0)")
     elif p.overlap:
         raise UsageError("--overlap needs --segment")
-    for name, v in (("--pad-to", p.pad_to), ("--trim-to", p.trim_to), ("--fade-ms", p.fade_ms)):
+    for name, v in (("--pad-to", p.pad_to), ("--fade-ms", p.fade_ms)):
         if v is not None and v < 0:
             raise UsageError(f"{name} cannot be negative")
+    if p.trim_to is not None and p.trim_to <= 0:
+        raise UsageError("--trim-to must be positive")
     if not 0.0 <= p.denoise_strength <= 1.0:
         raise UsageError("--denoise-strength must be between 0 and 1")
     if p.preemphasis is not None and not 0.0 <= p.preemphasis < 1.0:
