@@ -35,8 +35,12 @@ CLIP_SECONDS = 2.0
 
 def _sox_serial(files: list[Path], out: Path) -> None:
     for f in files:
-        subprocess.run(["sox", "--norm=-1", str(f), "-r", "16000", str(out / f.name)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["sox", "--norm=-1", str(f), "-r", "16000", str(out / f.name)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def _sox_xargs(folder: Path, out: Path) -> list[str]:
@@ -58,8 +62,22 @@ def main() -> None:
         ak_out = work / "ak"
         t_sox = timeit(lambda: _sox_serial(files, sox_out), repeat=2)
         t_sox2 = run_cmd(_sox_xargs(clips, sox_out), repeat=2)
-        base = [AUDIOKIT, "preprocess", str(clips), "-o", str(ak_out), "--sr", "16000",
-                "--normalize", "peak", "--target", "-1", "--overwrite", "-q", "--json"]
+        base = [
+            AUDIOKIT,
+            "preprocess",
+            str(clips),
+            "-o",
+            str(ak_out),
+            "--sr",
+            "16000",
+            "--normalize",
+            "peak",
+            "--target",
+            "-1",
+            "--overwrite",
+            "-q",
+            "--json",
+        ]
         t_ak1 = run_cmd([*base, "-j", "1"], repeat=2)
         t_ak2 = run_cmd([*base, "-j", "2"], repeat=2)
         label = f"{N_CLIPS} clips x {CLIP_SECONDS:g} s, 44.1k->16k + peak -1 dBFS"
@@ -67,16 +85,45 @@ def main() -> None:
         ratio(f"{label}, 2 jobs (xargs -P2 vs -j2)", t_sox2, t_ak2)
         a = sf.read(ak_out / files[0].name)[0]
         s = sf.read(sox_out / files[0].name)[0]
-        print(f"  same result: {len(a)} vs {len(s)} samples, peaks "
-              f"{20 * np.log10(np.abs(a).max()):.2f} / {20 * np.log10(np.abs(s).max()):.2f} dBFS")
+        print(
+            f"  same result: {len(a)} vs {len(s)} samples, peaks "
+            f"{20 * np.log10(np.abs(a).max()):.2f} / {20 * np.log10(np.abs(s).max()):.2f} dBFS"
+        )
 
         long = make_long(DATA / "long_1h.wav", 3600)
         out = work / "long.wav"
-        t_st, rss_st = peak_rss_mb([AUDIOKIT, "preprocess", str(long), "-o", str(out), "--sr",
-                                    "16000", "--normalize", "peak", "--overwrite", "-q"])
-        t_mem, rss_mem = peak_rss_mb([AUDIOKIT, "preprocess", str(long), "-o", str(out),
-                                      "--sr", "16000", "--normalize", "peak", "--overwrite",
-                                      "-q", "--streaming", "off"])
+        t_st, rss_st = peak_rss_mb(
+            [
+                AUDIOKIT,
+                "preprocess",
+                str(long),
+                "-o",
+                str(out),
+                "--sr",
+                "16000",
+                "--normalize",
+                "peak",
+                "--overwrite",
+                "-q",
+            ]
+        )
+        t_mem, rss_mem = peak_rss_mb(
+            [
+                AUDIOKIT,
+                "preprocess",
+                str(long),
+                "-o",
+                str(out),
+                "--sr",
+                "16000",
+                "--normalize",
+                "peak",
+                "--overwrite",
+                "-q",
+                "--streaming",
+                "off",
+            ]
+        )
         t_sx, rss_sx = peak_rss_mb(["sox", "--norm=-1", str(long), "-r", "16000", str(out)])
         size = long.stat().st_size / 2**20
         print(f"1-hour file ({size:.0f} MiB, 22.05k mono PCM_16) -> 16k + peak -1 dBFS:")

@@ -56,8 +56,9 @@ def bs1770(y: np.ndarray, fs: int) -> float:
 def test_reference_meter_matches_the_standard_coefficients_at_48k() -> None:
     (b1, a1), (b2, a2) = k_weighting(48000)
     np.testing.assert_array_equal(b2, [1.0, -2.0, 1.0])
-    np.testing.assert_allclose(b1, [1.53512485958697, -2.69169618940638, 1.19839281085285],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        b1, [1.53512485958697, -2.69169618940638, 1.19839281085285], rtol=1e-6
+    )
     np.testing.assert_allclose(a1, [1.0, -1.69065929318241, 0.73248077421585], rtol=1e-6)
     np.testing.assert_allclose(a2, [1.0, -1.99004745483398, 0.99007225036621], rtol=1e-6)
     # A 1 kHz full-scale sine reads -3.01 LUFS on one channel (BS.1770, K-weighting ~ +0.69 dB).
@@ -271,13 +272,29 @@ def test_streaming_path_equals_in_memory_path(tmp_path: Path, mode: str) -> None
     sr = 22050
     rng = np.random.default_rng(1)
     t = np.arange(sr * 12) / sr
-    y = np.stack([0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(t)),
-                  0.05 * rng.standard_normal(len(t))]).astype(np.float32)
+    y = np.stack(
+        [
+            0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(t)),
+            0.05 * rng.standard_normal(len(t)),
+        ]
+    ).astype(np.float32)
     src = tmp_path / "in.wav"
     sf.write(src, y.T, sr, subtype="FLOAT")
-    plan = build_plan(Plan(mono=True, sr=16000, highpass=60, lowpass=6000, preemphasis=0.5,
-                           gain_db=-2, normalize=mode, segment=5.0, overlap=0.5,
-                           fade_ms=20), set())
+    plan = build_plan(
+        Plan(
+            mono=True,
+            sr=16000,
+            highpass=60,
+            lowpass=6000,
+            preemphasis=0.5,
+            gain_db=-2,
+            normalize=mode,
+            segment=5.0,
+            overlap=0.5,
+            fade_ms=20,
+        ),
+        set(),
+    )
     reps = {}
     for streaming in ("off", "on"):
         spec = OutputSpec(out=str(tmp_path / streaming), subtype="FLOAT")
@@ -308,8 +325,10 @@ def test_streaming_single_output_with_fade_and_exact_length(tmp_path: Path) -> N
     outs = {}
     for streaming in ("off", "on"):
         spec = OutputSpec(out=str(tmp_path / f"{streaming}.wav"), single=True)
-        rep = preprocess_file(Job(plan, spec, streaming=streaming, blocksize=1000),
-                              Input(str(src), str(src), "in.wav"))
+        rep = preprocess_file(
+            Job(plan, spec, streaming=streaming, blocksize=1000),
+            Input(str(src), str(src), "in.wav"),
+        )
         outs[streaming] = sf.read(rep.outputs[0])[0]
     assert len(outs["on"]) == len(outs["off"]) == 64000
     np.testing.assert_allclose(outs["on"], outs["off"], atol=1e-5)

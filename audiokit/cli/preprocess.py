@@ -50,21 +50,30 @@ def _flags(row: dict[str, Any]) -> str:
 
 def _table_row(r: dict[str, Any]) -> dict[str, Any]:
     return {
-        "input": r["input"], "output": _outputs(r["outputs"]),
+        "input": r["input"],
+        "output": _outputs(r["outputs"]),
         "duration": _arrow(r["duration_in"], r["duration_out"], lambda v: format_value(v, 3)),
         "sr": _arrow(r["sr_in"], r["sr_out"], str),
         "channels": _arrow(r["channels_in"], r["channels_out"], str),
         "peak": _arrow(round(r["peak_in_dbfs"], 2), round(r["peak_out_dbfs"], 2)),
         "lufs": _arrow(r["lufs_in"], r["lufs_out"]),
-        "gain": format_value(r["gain_db"]), "flags": _flags(r),
+        "gain": format_value(r["gain_db"]),
+        "flags": _flags(r),
     }
 
 
 COLUMNS = [
-    ("input", "file", str), ("output", "output", str), ("duration", "duration s", str),
-    ("sr", "rate", str), ("channels", "ch", str), ("peak", "peak dBFS", str),
-    ("lufs", "LUFS", str), ("gain", "gain dB", str), ("flags", "notes", str),
+    ("input", "file", str),
+    ("output", "output", str),
+    ("duration", "duration s", str),
+    ("sr", "rate", str),
+    ("channels", "ch", str),
+    ("peak", "peak dBFS", str),
+    ("lufs", "LUFS", str),
+    ("gain", "gain dB", str),
+    ("flags", "notes", str),
 ]
+
 
 @click.command(
     "preprocess",
@@ -96,63 +105,135 @@ memory (--streaming on/off forces the choice).
     "Output file (one input, name ending .wav/.flac/.ogg) or directory (mirrors the input tree)."
 )
 @click.option("--mono", is_flag=True, help="Mix down to one channel (average).")
-@click.option("--channel", type=click.IntRange(min=0), metavar="N",
-              help="Keep only channel N (0 = first/left).")
+@click.option(
+    "--channel",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Keep only channel N (0 = first/left).",
+)
 @sr_option(default=None, help="Resample to RATE Hz (soxr HQ), e.g. 16000 or 22.05k.")
 @click.option("--trim", is_flag=True, help="Cut leading and trailing silence.")
-@click.option("--remove-silence", is_flag=True,
-              help="Cut every silent stretch inside the file, keeping --pad-ms around speech.")
-@click.option("--top-db", type=float, default=60.0, show_default=True, metavar="DB",
-              help="Silence: frames this far below the loudest frame (trim, remove-silence).")
-@click.option("--pad-ms", type=click.FloatRange(min=0), default=50.0, show_default=True,
-              metavar="MS", help="Margin kept around voiced parts by trim and remove-silence.")
-@click.option("--denoise", is_flag=True,
-              help="Spectral gating with a noise profile from the quietest 10%% of frames.")
-@click.option("--denoise-strength", type=click.FloatRange(0, 1), default=0.8,
-              show_default=True, metavar="0..1", help="How much gated bins are attenuated.")
-@click.option("--preemphasis", type=float, metavar="COEF",
-              help="Pre-emphasis y[n] - COEF*y[n-1] (e.g. 0.97).")
+@click.option(
+    "--remove-silence",
+    is_flag=True,
+    help="Cut every silent stretch inside the file, keeping --pad-ms around speech.",
+)
+@click.option(
+    "--top-db",
+    type=float,
+    default=60.0,
+    show_default=True,
+    metavar="DB",
+    help="Silence: frames this far below the loudest frame (trim, remove-silence).",
+)
+@click.option(
+    "--pad-ms",
+    type=click.FloatRange(min=0),
+    default=50.0,
+    show_default=True,
+    metavar="MS",
+    help="Margin kept around voiced parts by trim and remove-silence.",
+)
+@click.option(
+    "--denoise",
+    is_flag=True,
+    help="Spectral gating with a noise profile from the quietest 10%% of frames.",
+)
+@click.option(
+    "--denoise-strength",
+    type=click.FloatRange(0, 1),
+    default=0.8,
+    show_default=True,
+    metavar="0..1",
+    help="How much gated bins are attenuated.",
+)
+@click.option(
+    "--preemphasis", type=float, metavar="COEF", help="Pre-emphasis y[n] - COEF*y[n-1] (e.g. 0.97)."
+)
 @click.option("--highpass", type=float, metavar="HZ", help="4th-order Butterworth high-pass.")
 @click.option("--lowpass", type=float, metavar="HZ", help="4th-order Butterworth low-pass.")
 @click.option("--gain", type=float, metavar="DB", help="Fixed gain in dB.")
-@click.option("--normalize", type=click.Choice(["peak", "rms", "loudness"]),
-              help="Normalise the peak or RMS (dBFS) or the BS.1770 loudness (LUFS).")
-@click.option("--target", type=float, metavar="LEVEL",
-              help="Normalisation target (default: peak -1 dBFS, rms -20 dBFS, "
-              "loudness -23 LUFS).")
-@click.option("--ceiling", type=float, default=-0.1, show_default=True, metavar="DBFS",
-              help="Normalisation never lets peaks exceed this.")
-@click.option("--limit", is_flag=True,
-              help="Where the target would pass the ceiling, limit peaks (look-ahead limiter) "
-              "instead of lowering the gain.")
+@click.option(
+    "--normalize",
+    type=click.Choice(["peak", "rms", "loudness"]),
+    help="Normalise the peak or RMS (dBFS) or the BS.1770 loudness (LUFS).",
+)
+@click.option(
+    "--target",
+    type=float,
+    metavar="LEVEL",
+    help="Normalisation target (default: peak -1 dBFS, rms -20 dBFS, loudness -23 LUFS).",
+)
+@click.option(
+    "--ceiling",
+    type=float,
+    default=-0.1,
+    show_default=True,
+    metavar="DBFS",
+    help="Normalisation never lets peaks exceed this.",
+)
+@click.option(
+    "--limit",
+    is_flag=True,
+    help="Where the target would pass the ceiling, limit peaks (look-ahead limiter) "
+    "instead of lowering the gain.",
+)
 @click.option("--pad-to", type=float, metavar="SECONDS", help="Pad with zeros to this length.")
 @click.option("--trim-to", type=float, metavar="SECONDS", help="Cut to this length.")
-@click.option("--segment", type=float, metavar="SECONDS",
-              help="Cut into numbered files of this length (the last holds the rest).")
-@click.option("--overlap", type=float, default=0.0, metavar="SECONDS",
-              help="Overlap of consecutive segments.")
-@click.option("--fade-ms", type=float, metavar="MS",
-              help="Raised-cosine fade in and out (of each segment).")
-@click.option("--chain", metavar="STEPS",
-              help="Step order, e.g. 'mono,sr,normalize'; lists every enabled step, and naming "
-              "mono, trim, remove-silence, denoise, preemphasis, normalize or fade enables it.")
-@click.option("--format", "fmt", type=click.Choice(["wav", "flac", "ogg"]),
-              help="Output format (default: -o FILE's extension, else the input's, else wav).")
-@click.option("--subtype", type=click.Choice(["PCM_16", "PCM_24", "FLOAT"], case_sensitive=False),
-              help="Sample encoding (default: the input's when the format allows it).")
-@click.option("--no-dither", is_flag=True,
-              help="No TPDF dither when reducing resolution to PCM_16/PCM_24.")
-@click.option("--name", metavar="TEMPLATE",
-              help="Output names under -o DIR: {stem}, {index} (segments), {ext}; "
-              "default '{stem}.{ext}', segments '{stem}_{index:03d}.{ext}'.")
+@click.option(
+    "--segment",
+    type=float,
+    metavar="SECONDS",
+    help="Cut into numbered files of this length (the last holds the rest).",
+)
+@click.option(
+    "--overlap", type=float, default=0.0, metavar="SECONDS", help="Overlap of consecutive segments."
+)
+@click.option(
+    "--fade-ms", type=float, metavar="MS", help="Raised-cosine fade in and out (of each segment)."
+)
+@click.option(
+    "--chain",
+    metavar="STEPS",
+    help="Step order, e.g. 'mono,sr,normalize'; lists every enabled step, and naming "
+    "mono, trim, remove-silence, denoise, preemphasis, normalize or fade enables it.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["wav", "flac", "ogg"]),
+    help="Output format (default: -o FILE's extension, else the input's, else wav).",
+)
+@click.option(
+    "--subtype",
+    type=click.Choice(["PCM_16", "PCM_24", "FLOAT"], case_sensitive=False),
+    help="Sample encoding (default: the input's when the format allows it).",
+)
+@click.option(
+    "--no-dither", is_flag=True, help="No TPDF dither when reducing resolution to PCM_16/PCM_24."
+)
+@click.option(
+    "--name",
+    metavar="TEMPLATE",
+    help="Output names under -o DIR: {stem}, {index} (segments), {ext}; "
+    "default '{stem}.{ext}', segments '{stem}_{index:03d}.{ext}'.",
+)
 @overwrite_option
 @click.option("--dry-run", is_flag=True, help="Report what would change; write no audio.")
 @json_option
 @csv_option
-@click.option("--report", metavar="FILE",
-              help="Also write the report as a table: .parquet, .csv, .tsv or .jsonl.")
-@click.option("--streaming", type=click.Choice(["auto", "on", "off"]), default="auto",
-              show_default=True, help="Block-wise processing of long files.")
+@click.option(
+    "--report",
+    metavar="FILE",
+    help="Also write the report as a table: .parquet, .csv, .tsv or .jsonl.",
+)
+@click.option(
+    "--streaming",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="Block-wise processing of long files.",
+)
 def preprocess_cmd(batch: BatchOptions, output: str | None, **kw: Any) -> None:
     """Prepare audio for features or training, writing new files (inputs are never touched).
 
@@ -172,18 +253,28 @@ def preprocess_cmd(batch: BatchOptions, output: str | None, **kw: Any) -> None:
     inputs = run.inputs
     single = False
     if output is not None:
-        single = (len(inputs) == 1 and kw["name"] is None and is_audio_name(output)
-                  and not Path(output).is_dir())
-        if not single and (Path(output).is_file()
-                           or (is_audio_name(output) and not Path(output).is_dir())):
+        single = (
+            len(inputs) == 1
+            and kw["name"] is None
+            and is_audio_name(output)
+            and not Path(output).is_dir()
+        )
+        if not single and (
+            Path(output).is_file() or (is_audio_name(output) and not Path(output).is_dir())
+        ):
             raise UsageError(
                 f"-o {output} names a file, but a directory is needed here "
                 f"({len(inputs)} inputs{' and --name' if kw['name'] else ''})"
             )
     spec = OutputSpec(
-        out=output, single=single, format=kw["fmt"],
-        subtype=kw["subtype"].upper() if kw["subtype"] else None, dither=not kw["no_dither"],
-        name=kw["name"], overwrite=kw["overwrite"], dry_run=kw["dry_run"],
+        out=output,
+        single=single,
+        format=kw["fmt"],
+        subtype=kw["subtype"].upper() if kw["subtype"] else None,
+        dither=not kw["no_dither"],
+        name=kw["name"],
+        overwrite=kw["overwrite"],
+        dry_run=kw["dry_run"],
         protected=frozenset(os.path.realpath(i.path) for i in inputs),
     )
     check_spec(spec)
@@ -197,15 +288,35 @@ def preprocess_cmd(batch: BatchOptions, output: str | None, **kw: Any) -> None:
 
 def _plan(kw: dict[str, Any]) -> Plan:
     settings = Plan(
-        mono=kw["mono"], channel=kw["channel"], sr=kw["sr"], top_db=kw["top_db"],
-        pad_ms=kw["pad_ms"], denoise_strength=kw["denoise_strength"],
-        highpass=kw["highpass"], lowpass=kw["lowpass"], preemphasis=kw["preemphasis"],
-        gain_db=kw["gain"], normalize=kw["normalize"], target=kw["target"],
-        ceiling=kw["ceiling"], limit=kw["limit"], pad_to=kw["pad_to"], trim_to=kw["trim_to"],
-        segment=kw["segment"], overlap=kw["overlap"], fade_ms=kw["fade_ms"],
+        mono=kw["mono"],
+        channel=kw["channel"],
+        sr=kw["sr"],
+        top_db=kw["top_db"],
+        pad_ms=kw["pad_ms"],
+        denoise_strength=kw["denoise_strength"],
+        highpass=kw["highpass"],
+        lowpass=kw["lowpass"],
+        preemphasis=kw["preemphasis"],
+        gain_db=kw["gain"],
+        normalize=kw["normalize"],
+        target=kw["target"],
+        ceiling=kw["ceiling"],
+        limit=kw["limit"],
+        pad_to=kw["pad_to"],
+        trim_to=kw["trim_to"],
+        segment=kw["segment"],
+        overlap=kw["overlap"],
+        fade_ms=kw["fade_ms"],
     )
-    flags = {name for name, on in (("trim", kw["trim"]), ("remove-silence", kw["remove_silence"]),
-                                   ("denoise", kw["denoise"])) if on}
+    flags = {
+        name
+        for name, on in (
+            ("trim", kw["trim"]),
+            ("remove-silence", kw["remove_silence"]),
+            ("denoise", kw["denoise"]),
+        )
+        if on
+    }
     return build_plan(settings, flags, kw["chain"])  # no steps: a plain (re-)encode
 
 
@@ -231,11 +342,16 @@ def _render(run: BatchRun, job: Any, kw: dict[str, Any]) -> None:
             from audiokit.preprocess.output import ROW_TYPES
             from audiokit.writers import TableWriter
 
-            writer = stack.enter_context(TableWriter(
-                kw["report"], types=ROW_TYPES,
-                metadata={"audiokit.command": "preprocess",
-                          "audiokit.steps": ",".join(job.plan.describe())},
-            ))
+            writer = stack.enter_context(
+                TableWriter(
+                    kw["report"],
+                    types=ROW_TYPES,
+                    metadata={
+                        "audiokit.command": "preprocess",
+                        "audiokit.steps": ",".join(job.plan.describe()),
+                    },
+                )
+            )
         for res in run.run(task):
             rep = res.value
             for w in rep.warnings:

@@ -20,16 +20,38 @@ from dataclasses import dataclass, replace
 from audiokit.errors import UsageError
 
 DEFAULT_ORDER: tuple[str, ...] = (
-    "channels", "sr", "trim", "remove-silence", "denoise", "highpass", "lowpass",
-    "preemphasis", "gain", "normalize", "pad-to", "trim-to", "segment", "fade",
+    "channels",
+    "sr",
+    "trim",
+    "remove-silence",
+    "denoise",
+    "highpass",
+    "lowpass",
+    "preemphasis",
+    "gain",
+    "normalize",
+    "pad-to",
+    "trim-to",
+    "segment",
+    "fade",
 )
 
 #: Other names --chain accepts for a step.
 ALIASES = {
-    "mono": "channels", "channel": "channels", "resample": "sr", "rate": "sr",
-    "silence": "remove-silence", "remove_silence": "remove-silence", "hp": "highpass",
-    "lp": "lowpass", "normalise": "normalize", "norm": "normalize", "pad_to": "pad-to",
-    "trim_to": "trim-to", "pad": "pad-to", "segments": "segment",
+    "mono": "channels",
+    "channel": "channels",
+    "resample": "sr",
+    "rate": "sr",
+    "silence": "remove-silence",
+    "remove_silence": "remove-silence",
+    "hp": "highpass",
+    "lp": "lowpass",
+    "normalise": "normalize",
+    "norm": "normalize",
+    "pad_to": "pad-to",
+    "trim_to": "trim-to",
+    "pad": "pad-to",
+    "segments": "segment",
 }
 
 #: Steps that work block by block with state carried across blocks (streaming path).
@@ -119,8 +141,9 @@ class Plan:
     @property
     def exact(self) -> bool:
         """True when no enabled step changes sample values (pure cutting and padding)."""
-        return all(s in EXACT_STEPS or (s == "channels" and self.channel is not None)
-                   for s in self.steps)
+        return all(
+            s in EXACT_STEPS or (s == "channels" and self.channel is not None) for s in self.steps
+        )
 
     @property
     def blockable(self) -> bool:
@@ -149,11 +172,17 @@ class Plan:
         for s in self.steps:
             value = {
                 "channels": "mono" if self.channel is None else f"channel {self.channel}",
-                "sr": self.sr, "trim": f"{self.top_db:g} dB", "denoise": self.denoise_strength,
-                "remove-silence": f"{self.top_db:g} dB", "highpass": self.highpass,
-                "lowpass": self.lowpass, "preemphasis": self.preemphasis, "gain": self.gain_db,
+                "sr": self.sr,
+                "trim": f"{self.top_db:g} dB",
+                "denoise": self.denoise_strength,
+                "remove-silence": f"{self.top_db:g} dB",
+                "highpass": self.highpass,
+                "lowpass": self.lowpass,
+                "preemphasis": self.preemphasis,
+                "gain": self.gain_db,
                 "normalize": f"{self.normalize} {self.target_level:g}",
-                "pad-to": self.pad_to, "trim-to": self.trim_to,
+                "pad-to": self.pad_to,
+                "trim-to": self.trim_to,
                 "segment": self.segment if not self.overlap else f"{self.segment}/{self.overlap}",
                 "fade": self.fade_ms,
             }.get(s)
@@ -188,11 +217,16 @@ def parse_chain(text: str) -> list[tuple[str, str]]:
 def enabled_steps(p: Plan) -> set[str]:
     """Steps whose options are set."""
     on = {
-        "channels": p.mono or p.channel is not None, "sr": p.sr is not None,
-        "highpass": p.highpass is not None, "lowpass": p.lowpass is not None,
-        "preemphasis": p.preemphasis is not None, "gain": p.gain_db is not None,
-        "normalize": p.normalize is not None, "pad-to": p.pad_to is not None,
-        "trim-to": p.trim_to is not None, "segment": p.segment is not None,
+        "channels": p.mono or p.channel is not None,
+        "sr": p.sr is not None,
+        "highpass": p.highpass is not None,
+        "lowpass": p.lowpass is not None,
+        "preemphasis": p.preemphasis is not None,
+        "gain": p.gain_db is not None,
+        "normalize": p.normalize is not None,
+        "pad-to": p.pad_to is not None,
+        "trim-to": p.trim_to is not None,
+        "segment": p.segment is not None,
         "fade": p.fade_ms is not None,
     }
     return {k for k, v in on.items() if v}
@@ -200,12 +234,18 @@ def enabled_steps(p: Plan) -> set[str]:
 
 #: What naming a step in --chain sets when its option was not given.
 _ENABLE_BY_NAME = {
-    "channels": {"mono": True}, "preemphasis": {"preemphasis": 0.97},
-    "normalize": {"normalize": "peak"}, "fade": {"fade_ms": 10.0},
+    "channels": {"mono": True},
+    "preemphasis": {"preemphasis": 0.97},
+    "normalize": {"normalize": "peak"},
+    "fade": {"fade_ms": 10.0},
 }
 _NEEDS_VALUE = {
-    "sr": "--sr RATE", "highpass": "--highpass HZ", "lowpass": "--lowpass HZ",
-    "gain": "--gain DB", "pad-to": "--pad-to SECONDS", "trim-to": "--trim-to SECONDS",
+    "sr": "--sr RATE",
+    "highpass": "--highpass HZ",
+    "lowpass": "--lowpass HZ",
+    "gain": "--gain DB",
+    "pad-to": "--pad-to SECONDS",
+    "trim-to": "--trim-to SECONDS",
     "segment": "--segment SECONDS",
 }
 
@@ -242,9 +282,7 @@ def build_plan(settings: Plan, flags: set[str], chain: str | None = None) -> Pla
             order.append(step)
         missing = [s for s in DEFAULT_ORDER if s in on and s not in order]
         if missing:
-            raise UsageError(
-                f"--chain must list every enabled step; missing: {', '.join(missing)}"
-            )
+            raise UsageError(f"--chain must list every enabled step; missing: {', '.join(missing)}")
         steps = tuple(order)
     else:
         steps = tuple(s for s in DEFAULT_ORDER if s in on)

@@ -170,8 +170,9 @@ def gated_loudness(z: np.ndarray) -> float:
     """BS.1770 gating over mean squares ``z`` of shape (blocks, channels)."""
     import numpy as np
 
-    g = np.array([CHANNEL_WEIGHTS[c] if c < len(CHANNEL_WEIGHTS) else 1.0
-                  for c in range(z.shape[1])])
+    g = np.array(
+        [CHANNEL_WEIGHTS[c] if c < len(CHANNEL_WEIGHTS) else 1.0 for c in range(z.shape[1])]
+    )
     with np.errstate(divide="ignore"):
         lj = -0.691 + 10 * np.log10(z @ g)
     keep = lj >= ABSOLUTE_GATE

@@ -276,8 +276,9 @@ class OutputSet:
             # Through a Python file object: libsndfile then skips the fsync() it does on
             # close for paths (1 ms+ per file); the rename in atomic_path stays atomic.
             raw = self._stack.enter_context(open(tmp, "w+b"))
-            fh = sf.SoundFile(raw, "w", self.sr, self.channels, self.enc.subtype,
-                              format=self.enc.format)
+            fh = sf.SoundFile(
+                raw, "w", self.sr, self.channels, self.enc.subtype, format=self.enc.format
+            )
         except Exception as exc:
             raise OutputError(f"cannot write: {exc}", str(target)) from None
         self._files.append(fh)
@@ -341,11 +342,28 @@ class FileReport:
 
 #: Parquet column types of :meth:`FileReport.row`.
 ROW_TYPES: Mapping[str, str] = {
-    "input": "string", "outputs": "list<string>", "duration_in": "float64",
-    "duration_out": "float64", "sr_in": "int32", "sr_out": "int32", "channels_in": "int32",
-    "channels_out": "int32", "peak_in_dbfs": "float64", "peak_out_dbfs": "float64",
-    "lufs_in": "float64", "lufs_out": "float64", "gain_db": "float64", "limited": "bool",
-    "gain_reduced": "bool", "clipped_samples": "int64", "format": "string",
-    "subtype": "string", "dithered": "bool", "streaming": "bool", "dry_run": "bool",
-    "steps": "list<string>", "warnings": "list<string>", "n_outputs": "int32",
+    "input": "string",
+    "outputs": "list<string>",
+    "duration_in": "float64",
+    "duration_out": "float64",
+    "sr_in": "int32",
+    "sr_out": "int32",
+    "channels_in": "int32",
+    "channels_out": "int32",
+    "peak_in_dbfs": "float64",
+    "peak_out_dbfs": "float64",
+    "lufs_in": "float64",
+    "lufs_out": "float64",
+    "gain_db": "float64",
+    "limited": "bool",
+    "gain_reduced": "bool",
+    "clipped_samples": "int64",
+    "format": "string",
+    "subtype": "string",
+    "dithered": "bool",
+    "streaming": "bool",
+    "dry_run": "bool",
+    "steps": "list<string>",
+    "warnings": "list<string>",
+    "n_outputs": "int32",
 }

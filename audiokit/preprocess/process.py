@@ -104,13 +104,19 @@ def _precheck(spec: OutputSpec, enc: Encoding, inp: Input, segmented: bool) -> N
         outs.check(first)
 
 
-def new_report(job: Job, inp: Input, info: AudioInfo, enc: Encoding, streaming: bool
-               ) -> FileReport:
+def new_report(job: Job, inp: Input, info: AudioInfo, enc: Encoding, streaming: bool) -> FileReport:
     """A report with the input facts and settings filled in."""
     return FileReport(
-        input=inp.display, duration_in=info.duration, sr_in=info.samplerate,
-        channels_in=info.channels, format=enc.ext, subtype=enc.subtype, dithered=enc.dither,
-        streaming=streaming, dry_run=job.spec.dry_run, steps=job.plan.describe(),
+        input=inp.display,
+        duration_in=info.duration,
+        sr_in=info.samplerate,
+        channels_in=info.channels,
+        format=enc.ext,
+        subtype=enc.subtype,
+        dithered=enc.dither,
+        streaming=streaming,
+        dry_run=job.spec.dry_run,
+        steps=job.plan.describe(),
     )
 
 

@@ -82,8 +82,9 @@ def _margin(sr: int, pad_ms: float) -> int:
     return int(round(pad_ms * sr / 1000))
 
 
-def trim(y: np.ndarray, sr: int, top_db: float = 60.0, pad_ms: float = 0.0
-         ) -> tuple[np.ndarray, int]:
+def trim(
+    y: np.ndarray, sr: int, top_db: float = 60.0, pad_ms: float = 0.0
+) -> tuple[np.ndarray, int]:
     """Cut leading and trailing silence, keeping ``pad_ms`` of margin on each side.
 
     Silence is what :func:`librosa.effects.trim` calls silence: frames more
@@ -117,8 +118,9 @@ def voiced_spans(y: np.ndarray, sr: int, top_db: float, pad_ms: float) -> list[t
     return spans
 
 
-def remove_silence(y: np.ndarray, sr: int, top_db: float = 60.0, pad_ms: float = 0.0
-                   ) -> tuple[np.ndarray, int]:
+def remove_silence(
+    y: np.ndarray, sr: int, top_db: float = 60.0, pad_ms: float = 0.0
+) -> tuple[np.ndarray, int]:
     """Drop every silent stretch (as :func:`librosa.effects.split` finds them), keeping margins.
 
     Raises

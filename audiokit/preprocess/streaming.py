@@ -247,15 +247,17 @@ class Sink:
         (``None``: not segmented).
     """
 
-    def __init__(self, plan: Plan, sr: int, channels: int, outs: OutputSet,
-                 name: Any, meter: Meter) -> None:
+    def __init__(
+        self, plan: Plan, sr: int, channels: int, outs: OutputSet, name: Any, meter: Meter
+    ) -> None:
         from audiokit.preprocess.steps import n_samples, segment_sizes
 
         self.plan, self.sr, self.channels, self.outs, self.name = plan, sr, channels, outs, name
         self.meter = meter
         self.length_ops = [
             (s, n_samples((plan.pad_to if s == "pad-to" else plan.trim_to) or 0.0, sr))
-            for s in plan.steps if s in ("pad-to", "trim-to")
+            for s in plan.steps
+            if s in ("pad-to", "trim-to")
         ]
         self.passed = [0] * len(self.length_ops)
         self.segmented = "segment" in plan.steps
@@ -374,8 +376,9 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
         for b in run_blocks(procs, measured_input()):
             mid.update(b)
         measured = mid.level(mode)
-        dec = decide_gain(mode, measured, mid.level("peak"), plan.target_level,
-                          plan.ceiling, limit=False)
+        dec = decide_gain(
+            mode, measured, mid.level("peak"), plan.target_level, plan.ceiling, limit=False
+        )
         norm_gain = dec.gain_db
         rep.gain_db += dec.gain_db
         if dec.gain_reduced:
