@@ -416,3 +416,33 @@ def test_bad_input_fails_alone(runner, cli, tmp_path: Path, data: Path):
     assert (tmp_path / "o" / "good.wav").exists() and not (tmp_path / "o" / "bad.wav").exists()
     res = run(runner, cli, str(tmp_path / "d" / "good.wav"), code=2)  # no -o, no --dry-run
     assert "-o" in res.stderr
+
+
+@pytest.mark.corpus
+def test_spoken_digits_to_fixed_length_training_clips(runner, cli, corpus_dir: Path, tmp_path):
+    src = corpus_dir / "fsdd"
+    out = tmp_path / "digits"
+    res = run(
+        runner,
+        cli,
+        str(src),
+        "-o",
+        str(out),
+        "--sr",
+        "16000",
+        "--normalize",
+        "peak",
+        "--pad-to",
+        "1",
+        "--trim-to",
+        "1",
+        "--format",
+        "wav",
+        "--json",
+    )
+    reps = rows(res)
+    assert len(reps) == len(list(src.glob("*.wav"))) == len(list(out.glob("*.wav")))
+    for r in reps[:10]:
+        y, sr = sf.read(r["outputs"][0])
+        assert (len(y), sr) == (16000, 16000)
+        assert 20 * np.log10(np.max(np.abs(y))) == pytest.approx(-1.0, abs=0.01)

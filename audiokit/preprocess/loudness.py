@@ -84,7 +84,8 @@ def integrated_loudness(y: np.ndarray, sr: int) -> float:
 
     if y.shape[-1] < int(BLOCK_S * sr) + 1:
         return math.nan
-    if y.shape[-1] > LONG_SIGNAL_S * sr:  # pyloudnorm holds several float64 copies
+    # Long signals: pyloudnorm holds several float64 copies; over 5 channels it has no weights.
+    if y.shape[-1] > LONG_SIGNAL_S * sr or y.shape[0] > len(CHANNEL_WEIGHTS):
         stream = StreamingLoudness(sr, y.shape[0])
         for start in range(0, y.shape[-1], 1 << 20):
             stream.update(y[:, start : start + (1 << 20)])
