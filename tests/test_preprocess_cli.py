@@ -367,6 +367,8 @@ def test_never_overwrites_inputs_and_keeps_existing_outputs(
     res = run(runner, cli, str(data / "tones"), "-o", str(out), "--gain", "-3", code=1)
     assert "exists" in res.stderr and (out / "sine440.wav").read_bytes() == b"keep me"
     assert sf.info(out / "chirp.wav").frames == 66150  # the other input went through
+    res = run(runner, cli, str(data / "tones"), "-o", str(out), "--gain", "-3", "--dry-run")
+    assert "exists: a real run fails" in res.stderr  # a dry run warns and goes on
     run(runner, cli, str(data / "tones"), "-o", str(out), "--gain", "-3", "--overwrite")
     assert sf.info(out / "sine440.wav").frames == 44100
     assert not list(out.glob(".*"))  # no temporary files left

@@ -233,6 +233,7 @@ class OutputSet:
         self.channels = channels
         self.paths: list[Path] = []
         self.clipped = 0
+        self.notes: list[str] = []
         self._stack = contextlib.ExitStack()
         self._files: list[Any] = []
         self._rng: Any = None
@@ -256,6 +257,9 @@ class OutputSet:
         if os.path.realpath(target) in self.spec.protected:
             raise OutputError("would overwrite an input (refused)", str(target))
         if not self.spec.overwrite and target.exists():
+            if self.spec.dry_run:  # a dry run says so and goes on
+                self.notes.append(f"{target} exists: a real run fails without --overwrite")
+                return
             raise OutputError("exists (use --overwrite to replace it)", str(target))
 
     def open(self, target: Path) -> int:

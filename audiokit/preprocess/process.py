@@ -97,7 +97,7 @@ def _precheck(spec: OutputSpec, enc: Encoding, inp: Input, segmented: bool) -> N
     """Fail before any work when the (first) output is an input or already exists."""
     from audiokit.preprocess.output import output_paths
 
-    if spec.out is None:
+    if spec.out is None or spec.dry_run:
         return
     first = output_paths(inp, spec, enc.ext, 1 if segmented else None)[0]
     with OutputSet(spec, enc, 1, 1) as outs:
@@ -265,15 +265,16 @@ def _process_in_memory(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> 
                 outs.write(h, chunk)
                 outs.close(h)
         rep.outputs = [str(p) for p in paths]
-        finish_report(rep, outs.clipped)
+        finish_report(rep, outs)
     return rep
 
 
-def finish_report(rep: FileReport, clipped: int) -> None:
-    """Note clipped samples (only when the steps asked for more than full scale)."""
-    rep.clipped_samples = clipped
-    if clipped:
-        rep.warnings.append(f"{clipped} sample(s) clipped at full scale when encoding")
+def finish_report(rep: FileReport, outs: OutputSet) -> None:
+    """Note clipped samples (only when the steps asked for more than full scale) and notes."""
+    rep.clipped_samples = outs.clipped
+    if outs.clipped:
+        rep.warnings.append(f"{outs.clipped} sample(s) clipped at full scale when encoding")
+    rep.warnings.extend(outs.notes)
 
 
 __all__ = ["Job", "apply_step", "preprocess_file", "run_steps"]

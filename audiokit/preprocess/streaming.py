@@ -419,7 +419,7 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
     rep.duration_out = sink.total / sr
     rep.peak_out_dbfs = out_meter.level("peak")
     rep.lufs_out = out_meter.level("loudness")
-    finish_report(rep, outs.clipped)
+    finish_report(rep, outs)
     return rep
 
 
