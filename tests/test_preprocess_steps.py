@@ -263,8 +263,12 @@ def test_plan_streamability_and_exactness() -> None:
 # ----------------------------------------------------------------- streaming == in memory
 
 
-@pytest.mark.parametrize("mode", ["peak", "loudness", "rms"])
-def test_streaming_path_equals_in_memory_path(tmp_path: Path, mode: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "target"), [("peak", None), ("loudness", None), ("rms", None), ("loudness", -3.0)]
+)
+def test_streaming_path_equals_in_memory_path(
+    tmp_path: Path, mode: str, target: float | None
+) -> None:
     from audiokit.batch import Input
     from audiokit.preprocess.output import OutputSpec
     from audiokit.preprocess.process import Job, preprocess_file
@@ -289,6 +293,7 @@ def test_streaming_path_equals_in_memory_path(tmp_path: Path, mode: str) -> None
             preemphasis=0.5,
             gain_db=-2,
             normalize=mode,
+            target=target,
             segment=5.0,
             overlap=0.5,
             fade_ms=20,
@@ -310,6 +315,10 @@ def test_streaming_path_equals_in_memory_path(tmp_path: Path, mode: str) -> None
     assert b.gain_db == pytest.approx(a.gain_db, abs=0.01)
     assert b.lufs_out == pytest.approx(a.lufs_out, abs=0.05)
     assert b.peak_out_dbfs == pytest.approx(a.peak_out_dbfs, abs=0.01)
+    assert a.gain_reduced == b.gain_reduced == (target is not None)
+    assert len(a.warnings) == len(b.warnings)
+    if target is not None:  # the ceiling held instead of the target
+        assert b.peak_out_dbfs == pytest.approx(-0.1, abs=0.01) and b.lufs_out < -3.5
 
 
 def test_streaming_single_output_with_fade_and_exact_length(tmp_path: Path) -> None:

@@ -259,6 +259,16 @@ def decide_gain(
     return GainDecision(gain, wanted, measured, peak + gain, True, False)
 
 
+def gain_reduced_warning(mode: str, dec: GainDecision, target: float, ceiling: float) -> str:
+    """The report line saying that the target was not reached, and why."""
+    unit = "LUFS" if mode == "loudness" else "dBFS"
+    hint = "; --limit reaches the target with a limiter" if mode != "peak" else ""
+    return (
+        f"normalize: {target:g} {unit} would clip; gain lowered to {dec.gain_db:+.2f} dB "
+        f"(peak at {ceiling:g} dBFS, {mode} {dec.measured + dec.gain_db:.2f} {unit}){hint}"
+    )
+
+
 def apply_gain(y: np.ndarray, gain_db: float) -> np.ndarray:
     """``y * 10^(gain_db/20)`` as float32."""
     import numpy as np

@@ -146,12 +146,7 @@ def normalize_chunk(y: np.ndarray, sr: int, plan: Plan, rep: FileReport) -> np.n
         )
     elif dec.gain_reduced:
         rep.gain_reduced = True
-        unit = "LUFS" if mode == "loudness" else "dBFS"
-        rep.warnings.append(
-            f"normalize: {target:g} {unit} would clip; gain lowered to {dec.gain_db:+.2f} dB "
-            f"(peak at {plan.ceiling:g} dBFS, {mode} {measured + dec.gain_db:.2f} {unit}); "
-            "--limit reaches the target with a limiter"
-        )
+        rep.warnings.append(ld.gain_reduced_warning(mode, dec, target, plan.ceiling))
     rep.gain_db += gain
     return out
 

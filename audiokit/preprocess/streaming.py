@@ -348,7 +348,7 @@ class Sink:
 def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> FileReport:
     """Preprocess one long file block by block (see the module docstring)."""
     from audiokit import audio_io
-    from audiokit.preprocess.loudness import decide_gain
+    from audiokit.preprocess.loudness import decide_gain, gain_reduced_warning
     from audiokit.preprocess.output import OutputSet, output_paths
     from audiokit.preprocess.process import finish_report, new_report
 
@@ -367,13 +367,7 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
         before = plan.steps[: plan.steps.index("normalize")]
         procs, sr1, ch1 = build_processors(plan, sr0, ch0, before)
         mid = Meter(sr1, ch1, loudness=mode == "loudness")
-
-        def measured_input() -> Iterator[np.ndarray]:
-            for b in blocks():
-                in_meter.update(b)
-                yield b
-
-        for b in run_blocks(procs, measured_input()):
+        for b in run_blocks(procs, _tee(blocks(), in_meter)):  # pass 1: measure
             mid.update(b)
         measured = mid.level(mode)
         dec = decide_gain(
@@ -383,12 +377,7 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
         rep.gain_db += dec.gain_db
         if dec.gain_reduced:
             rep.gain_reduced = True
-            unit = "LUFS" if mode == "loudness" else "dBFS"
-            rep.warnings.append(
-                f"normalize: {plan.target_level:g} {unit} would clip; gain lowered to "
-                f"{dec.gain_db:+.2f} dB (peak at {plan.ceiling:g} dBFS, {mode} "
-                f"{measured + dec.gain_db:.2f} {unit})"
-            )
+            rep.warnings.append(gain_reduced_warning(mode, dec, plan.target_level, plan.ceiling))
     if plan.gain_db is not None:
         rep.gain_db += plan.gain_db
 
@@ -405,10 +394,8 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
     spec = job.spec if job.spec.out is not None else _dry(job)
     with OutputSet(spec, enc, sr, ch) as outs:
         sink = Sink(plan, sr, ch, outs, name, out_meter)
-        source = blocks()
-        if norm_gain is None:
-            source = _tee(source, in_meter)
-        for b in run_blocks(procs, source):
+        source = blocks() if norm_gain is not None else _tee(blocks(), in_meter)
+        for b in run_blocks(procs, source):  # (pass 2 when normalising)
             sink.feed(b)
         sink.finish()
     if job.spec.out is not None:
