@@ -39,11 +39,9 @@ def _cache_env(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def base_dir(cache: Path) -> Path:
     """The base model assembled once for the module."""
-    os.environ["AUDIOKIT_CACHE_DIR"] = str(cache)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AUDIOKIT_CACHE_DIR", str(cache))
         return assembly.ensure_base_model()
-    finally:
-        del os.environ["AUDIOKIT_CACHE_DIR"]
 
 
 def test_cache_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

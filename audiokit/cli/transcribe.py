@@ -56,8 +56,10 @@ def _show_models(as_json: bool) -> None:
         r["size"] = "-" if r["size_bytes"] is None else f"{r['size_bytes'] / 2**20:.0f} MiB"
         r["languages"] = "many" if r["multilingual"] else "en"
         r["where"] = r["path"] if r["status"] == "ready" else (r["hint"] or "-")
-    cols = [(k, k, lambda v: "-" if v is None else str(v))
-            for k in ("name", "source", "status", "languages", "size", "where")]
+    cols = [
+        (k, k, lambda v: "-" if v is None else str(v))
+        for k in ("name", "source", "status", "languages", "size", "where")
+    ]
     print_table(rows, cols, title=f"Whisper models (cache: {cache_dir()})")
 
 
@@ -87,14 +89,22 @@ Examples:
 )
 @batch_options
 @click.option(
-    "-m", "--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|DIR",
+    "-m",
+    "--model",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    metavar="NAME|DIR",
     help="tiny.en (bundled, English), base (multilingual, assembled into the cache on first "
     "use), a CTranslate2 Whisper directory, or a faster-whisper name already in the "
     "Hugging Face cache. Never downloads.",
 )
 @click.option("--list-models", is_flag=True, help="Show the models available here and exit.")
 @click.option(
-    "-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
     help="Output format (default: from the -o extension, else txt). jsonl/parquet: one row "
     "per segment, plus a per-file summary table <out>.files.<ext>.",
 )
@@ -102,27 +112,63 @@ Examples:
     "A file for one input (or a .jsonl/.parquet table for many); a directory for many "
     "inputs (one output per input, mirroring the tree). Default: standard output."
 )
-@click.option("-l", "--language", metavar="CODE",
-              help="Spoken language (en, fr, ...). Default: detected (multilingual models).")
-@click.option("--task", type=click.Choice(["transcribe", "translate"]), default="transcribe",
-              show_default=True, help="translate: English text from any language (base).")
-@click.option("--beam-size", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Beam search width (1: greedy, faster).")
-@click.option("--vad/--no-vad", default=True, show_default=True,
-              help="Skip non-speech with Silero VAD (also avoids text invented on silence).")
-@click.option("--word-timestamps", is_flag=True,
-              help="Time every word (in json output).")
-@click.option("--initial-prompt", metavar="TEXT",
-              help="Text to prime the model with (names, spelling, style).")
-@click.option("--threads", type=click.IntRange(min=0), default=0, metavar="N",
-              help="CPU threads per model (default: cores divided by --jobs).")
-@click.option("--compute-type", default="default", show_default=True, metavar="TYPE",
-              help="CTranslate2 compute type: int8 (CPU default), float16 (CUDA default), "
-              "int8_float32, float32...")
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
-              show_default=True, help="cuda uses the GPU when CTranslate2 sees one.")
-@click.option("--json", "as_json", is_flag=True, hidden=True,
-              help="With --list-models: JSON lines.")
+@click.option(
+    "-l",
+    "--language",
+    metavar="CODE",
+    help="Spoken language (en, fr, ...). Default: detected (multilingual models).",
+)
+@click.option(
+    "--task",
+    type=click.Choice(["transcribe", "translate"]),
+    default="transcribe",
+    show_default=True,
+    help="translate: English text from any language (base).",
+)
+@click.option(
+    "--beam-size",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Beam search width (1: greedy, faster).",
+)
+@click.option(
+    "--vad/--no-vad",
+    default=True,
+    show_default=True,
+    help="Skip non-speech with Silero VAD (also avoids text invented on silence).",
+)
+@click.option("--word-timestamps", is_flag=True, help="Time every word (in json output).")
+@click.option(
+    "--initial-prompt",
+    metavar="TEXT",
+    help="Text to prime the model with (names, spelling, style).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="CPU threads per model (default: cores divided by --jobs).",
+)
+@click.option(
+    "--compute-type",
+    default="default",
+    show_default=True,
+    metavar="TYPE",
+    help="CTranslate2 compute type: int8 (CPU default), float16 (CUDA default), "
+    "int8_float32, float32...",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default="cpu",
+    show_default=True,
+    help="cuda uses the GPU when CTranslate2 sees one.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, hidden=True, help="With --list-models: JSON lines."
+)
 def transcribe_cmd(
     batch: BatchOptions,
     model: str,
@@ -184,10 +230,16 @@ def transcribe_cmd(
     resolve_compute_type(dev, compute_type)
     jobs = max(1, min(batch.jobs or engine.default_jobs(), len(inputs)))
     opts = TranscribeOptions.for_model(
-        resolved, device=dev, compute_type=compute_type,
+        resolved,
+        device=dev,
+        compute_type=compute_type,
         threads=threads or max(1, engine.default_jobs() // jobs),
-        language=language.lower() if language else None, task=task, beam_size=beam_size,
-        vad=vad, word_timestamps=word_timestamps, initial_prompt=initial_prompt,
+        language=language.lower() if language else None,
+        task=task,
+        beam_size=beam_size,
+        vad=vad,
+        word_timestamps=word_timestamps,
+        initial_prompt=initial_prompt,
     )
 
     targets: dict[str, Path] = {}
@@ -215,24 +267,48 @@ def transcribe_cmd(
 
             assert output is not None
             meta = {"audiokit.command": "transcribe", "audiokit.model": resolved.name}
-            seg_writer = stack.enter_context(TableWriter(
-                output, metadata=meta, fmt=fmt, types=SEGMENT_TYPES,
-                schema=_schema(SEGMENT_TYPES) if fmt == "parquet" else None))
-            files_writer = stack.enter_context(TableWriter(
-                summary_path(output), metadata=meta, fmt=fmt, types=FILE_TYPES,
-                schema=_schema(FILE_TYPES) if fmt == "parquet" else None))
+            seg_writer = stack.enter_context(
+                TableWriter(
+                    output,
+                    metadata=meta,
+                    fmt=fmt,
+                    types=SEGMENT_TYPES,
+                    schema=_schema(SEGMENT_TYPES) if fmt == "parquet" else None,
+                )
+            )
+            files_writer = stack.enter_context(
+                TableWriter(
+                    summary_path(output),
+                    metadata=meta,
+                    fmt=fmt,
+                    types=FILE_TYPES,
+                    schema=_schema(FILE_TYPES) if fmt == "parquet" else None,
+                )
+            )
         for res in run.run(task_fn, inputs, weights=weights, unit="s"):
             t = res.value
             if t.language_detected and not batch.quiet:
-                line = f"{res.input.display}: language {t.language} " \
-                       f"(probability {t.language_probability:.2f})"
+                line = (
+                    f"{res.input.display}: language {t.language} "
+                    f"(probability {t.language_probability:.2f})"
+                )
                 if run.progress is not None:
                     run.progress.write(line)
                 else:
                     click.echo(line, err=True)
             try:
-                _emit(t, res.input, fmt, output, one_file, targets, seg_writer, files_writer,
-                      word_timestamps, len(inputs))
+                _emit(
+                    t,
+                    res.input,
+                    fmt,
+                    output,
+                    one_file,
+                    targets,
+                    seg_writer,
+                    files_writer,
+                    word_timestamps,
+                    len(inputs),
+                )
             except BrokenPipeError:
                 raise
             except Exception as exc:
@@ -240,9 +316,18 @@ def transcribe_cmd(
     run.exit()
 
 
-def _emit(t: Transcript, inp: Input, fmt: str, output: str | None, one_file: bool,
-          targets: dict[str, Path], seg_writer: Any, files_writer: Any, words: bool,
-          n_inputs: int) -> None:
+def _emit(
+    t: Transcript,
+    inp: Input,
+    fmt: str,
+    output: str | None,
+    one_file: bool,
+    targets: dict[str, Path],
+    seg_writer: Any,
+    files_writer: Any,
+    words: bool,
+    n_inputs: int,
+) -> None:
     """Write or print one transcript."""
     from audiokit.writers import atomic_open, write_table
 
@@ -262,8 +347,12 @@ def _emit(t: Transcript, inp: Input, fmt: str, output: str | None, one_file: boo
         return
     target = Path(output) if one_file else targets[inp.path]
     if fmt == "parquet":
-        write_table(target, segment_rows(t), metadata={"audiokit.command": "transcribe"},
-                    schema=_schema(SEGMENT_TYPES))
+        write_table(
+            target,
+            segment_rows(t),
+            metadata={"audiokit.command": "transcribe"},
+            schema=_schema(SEGMENT_TYPES),
+        )
         return
     with atomic_open(target, "w", encoding="utf-8", newline="") as fh:
         fh.write(render(t, fmt, words))

@@ -24,7 +24,18 @@ from audiokit.transcribe.models import (
 )
 
 __all__ = [
-    "DEFAULT_MODEL", "ModelEntry", "ResolvedModel", "Segment", "TranscribeOptions", "Transcript",
-    "Word", "cache_dir", "ensure_base_model", "list_models", "load_model", "resolve_model",
-    "transcribe_array", "transcribe_file",
+    "DEFAULT_MODEL",
+    "ModelEntry",
+    "ResolvedModel",
+    "Segment",
+    "TranscribeOptions",
+    "Transcript",
+    "Word",
+    "cache_dir",
+    "ensure_base_model",
+    "list_models",
+    "load_model",
+    "resolve_model",
+    "transcribe_array",
+    "transcribe_file",
 ]

@@ -87,8 +87,9 @@ class TranscribeOptions:
     @classmethod
     def for_model(cls, model: ResolvedModel, **kw: Any) -> TranscribeOptions:
         """Options for a resolved model, checked (see :meth:`check`)."""
-        opts = cls(model_path=model.path, model_name=model.name,
-                   multilingual=model.multilingual, **kw)
+        opts = cls(
+            model_path=model.path, model_name=model.name, multilingual=model.multilingual, **kw
+        )
         opts.check()
         return opts
 
@@ -262,16 +263,20 @@ def _load(path: str, device: str, compute_type: str, threads: int, pid: int) -> 
     _seed()
     try:
         return fw.WhisperModel(
-            path, device=device, compute_type=resolve_compute_type(device, compute_type),
-            cpu_threads=threads, local_files_only=True,
+            path,
+            device=device,
+            compute_type=resolve_compute_type(device, compute_type),
+            cpu_threads=threads,
+            local_files_only=True,
         )
     except (RuntimeError, ValueError, OSError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MissingDependencyError(f"cannot load the Whisper model in {path}: {msg}") from None
 
 
-def load_model(path: str, device: str = "cpu", compute_type: str = "default",
-               threads: int = 0) -> Any:
+def load_model(
+    path: str, device: str = "cpu", compute_type: str = "default", threads: int = 0
+) -> Any:
     """A ``faster_whisper.WhisperModel``, loaded once per process for these arguments.
 
     The process id is part of the cache key: a worker forked from a process that
@@ -290,8 +295,11 @@ def _word(w: Any) -> Word:
 
 def _segment(s: Any) -> Segment:
     return Segment(
-        start=float(s.start), end=float(s.end), text=str(s.text).strip(),
-        avg_logprob=float(s.avg_logprob), no_speech_prob=float(s.no_speech_prob),
+        start=float(s.start),
+        end=float(s.end),
+        text=str(s.text).strip(),
+        avg_logprob=float(s.avg_logprob),
+        no_speech_prob=float(s.no_speech_prob),
         compression_ratio=float(s.compression_ratio),
         words=tuple(_word(w) for w in (s.words or ())),
     )
@@ -365,14 +373,19 @@ def transcribe_array(
     duration = len(y) / SAMPLE_RATE
     given = opts.language or (None if opts.multilingual else "en")
     if y.size == 0 or float(np.max(np.abs(y))) < SILENCE_PEAK:
-        return Transcript(path, duration, given, 1.0 if given else None, False, (),
-                          opts.model_name, opts.task)
+        return Transcript(
+            path, duration, given, 1.0 if given else None, False, (), opts.model_name, opts.task
+        )
     if model is None:
         model = load_model(opts.model_path, opts.device, opts.compute_type, opts.threads)
     try:
         segments, info = model.transcribe(
-            y, language=given, task=opts.task, beam_size=opts.beam_size,
-            vad_filter=opts.vad, word_timestamps=opts.word_timestamps,
+            y,
+            language=given,
+            task=opts.task,
+            beam_size=opts.beam_size,
+            vad_filter=opts.vad,
+            word_timestamps=opts.word_timestamps,
             initial_prompt=opts.initial_prompt or None,
         )
         kept, dropped = _keep(_clamp(_segment(s), duration) for s in segments)
@@ -388,9 +401,15 @@ def transcribe_array(
     else:  # nothing was said: a language "detected" on noise means nothing
         language, prob, detected = None, None, False
     return Transcript(
-        path=path, duration=duration, language=language, language_probability=prob,
-        language_detected=detected, segments=tuple(kept),
-        model=opts.model_name, task=opts.task, dropped=dropped,
+        path=path,
+        duration=duration,
+        language=language,
+        language_probability=prob,
+        language_detected=detected,
+        segments=tuple(kept),
+        model=opts.model_name,
+        task=opts.task,
+        dropped=dropped,
     )
 
 

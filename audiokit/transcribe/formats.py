@@ -32,14 +32,24 @@ EXTENSIONS = {f: f".{f}" for f in FORMATS}
 
 #: Column types of the segment table (Parquet).
 SEGMENT_TYPES = {
-    "path": "string", "segment": "int32", "start": "float64", "end": "float64",
-    "text": "string", "avg_logprob": "float64", "no_speech_prob": "float64",
+    "path": "string",
+    "segment": "int32",
+    "start": "float64",
+    "end": "float64",
+    "text": "string",
+    "avg_logprob": "float64",
+    "no_speech_prob": "float64",
     "language": "string",
 }
 #: Column types of the per-file summary table (Parquet).
 FILE_TYPES = {
-    "path": "string", "language": "string", "language_probability": "float64",
-    "text": "string", "segments": "int32", "duration": "float64", "model": "string",
+    "path": "string",
+    "language": "string",
+    "language_probability": "float64",
+    "text": "string",
+    "segments": "int32",
+    "duration": "float64",
+    "model": "string",
     "task": "string",
 }
 
@@ -109,13 +119,20 @@ def to_tsv(t: Transcript) -> str:
 
 def _segment_dict(s: Segment, words: bool) -> dict[str, Any]:
     d: dict[str, Any] = {
-        "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text,
-        "avg_logprob": s.avg_logprob, "no_speech_prob": s.no_speech_prob,
+        "start": round(s.start, 3),
+        "end": round(s.end, 3),
+        "text": s.text,
+        "avg_logprob": s.avg_logprob,
+        "no_speech_prob": s.no_speech_prob,
     }
     if words:
         d["words"] = [
-            {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
-             "probability": w.probability}
+            {
+                "start": round(w.start, 3),
+                "end": round(w.end, 3),
+                "word": w.word,
+                "probability": w.probability,
+            }
             for w in s.words
         ]
     return d
@@ -124,9 +141,14 @@ def _segment_dict(s: Segment, words: bool) -> dict[str, Any]:
 def to_dict(t: Transcript, words: bool = False) -> dict[str, Any]:
     """The JSON document of one transcript."""
     return {
-        "path": t.path, "model": t.model, "task": t.task, "language": t.language,
-        "language_probability": t.language_probability, "duration": round(t.duration, 3),
-        "text": t.text, "segments": [_segment_dict(s, words) for s in t.segments],
+        "path": t.path,
+        "model": t.model,
+        "task": t.task,
+        "language": t.language,
+        "language_probability": t.language_probability,
+        "duration": round(t.duration, 3),
+        "text": t.text,
+        "segments": [_segment_dict(s, words) for s in t.segments],
     }
 
 
@@ -135,8 +157,9 @@ def to_json(t: Transcript, words: bool = False, indent: int | None = 2) -> str:
     from audiokit.writers import json_safe
 
     seps = (",", ":") if indent is None else (",", ": ")
-    text = json.dumps(json_safe(to_dict(t, words)), ensure_ascii=False, indent=indent,
-                      separators=seps)
+    text = json.dumps(
+        json_safe(to_dict(t, words)), ensure_ascii=False, indent=indent, separators=seps
+    )
     return text + "\n"
 
 
@@ -145,8 +168,13 @@ def segment_rows(t: Transcript) -> list[dict[str, Any]]:
     language."""
     return [
         {
-            "path": t.path, "segment": i, "start": round(s.start, 3), "end": round(s.end, 3),
-            "text": s.text, "avg_logprob": s.avg_logprob, "no_speech_prob": s.no_speech_prob,
+            "path": t.path,
+            "segment": i,
+            "start": round(s.start, 3),
+            "end": round(s.end, 3),
+            "text": s.text,
+            "avg_logprob": s.avg_logprob,
+            "no_speech_prob": s.no_speech_prob,
             "language": t.language,
         }
         for i, s in enumerate(t.segments)
@@ -157,9 +185,14 @@ def file_row(t: Transcript) -> dict[str, Any]:
     """One summary row: path, language, language_probability, text, segments, duration,
     model, task."""
     return {
-        "path": t.path, "language": t.language, "language_probability": t.language_probability,
-        "text": t.text, "segments": len(t.segments), "duration": round(t.duration, 3),
-        "model": t.model, "task": t.task,
+        "path": t.path,
+        "language": t.language,
+        "language_probability": t.language_probability,
+        "text": t.text,
+        "segments": len(t.segments),
+        "duration": round(t.duration, 3),
+        "model": t.model,
+        "task": t.task,
     }
 
 

