@@ -268,3 +268,9 @@ def test_real_recordings(corpus_dir) -> None:
                                    rtol=1e-3, atol=1e-4)
         np.testing.assert_allclose(feat(res, "rms", 1), librosa.feature.rms(y=y), rtol=1e-4,
                                    atol=1e-6)
+
+
+def test_parallel_blocks_equal_serial(y: np.ndarray) -> None:
+    serial = extract(y, SR, "default", block_frames=30)
+    parallel = extract(y, SR, "default", block_frames=30, jobs=2)
+    np.testing.assert_array_equal(parallel.values, serial.values)

@@ -46,10 +46,13 @@ INDEX_TYPES = {
 
 
 def _task(inp: Input, params: FeatureParams, frames: bool, window: float | None,
-          window_hop: float | None) -> Any:
+          window_hop: float | None, block_jobs: int) -> Any:
     from audiokit.features import extract_file
+    from audiokit.features.blocks import single_thread_blas
 
-    return extract_file(inp.path, params, frames=frames, window=window, window_hop=window_hop)
+    single_thread_blas()
+    return extract_file(inp.path, params, frames=frames, window=window, window_hop=window_hop,
+                        jobs=block_jobs)
 
 
 def _preload(params: FeatureParams) -> None:
@@ -171,8 +174,14 @@ def features_cmd(
     fmt = choose_format(as_json, as_csv)
     printer = RowPrinter("csv" if fmt == "csv" else "json")
     _preload(params)
+    # Fewer files than workers (one long recording): split each file's blocks over them.
+    from audiokit.batch import default_jobs
+
+    jobs = batch.jobs or default_jobs()
+    n_inputs = max(len(run.inputs), 1)
+    block_jobs = jobs // n_inputs if n_inputs < jobs else 1
     task = functools.partial(_task, params=params, frames=frames, window=window,
-                             window_hop=window_hop)
+                             window_hop=window_hop, block_jobs=block_jobs)
     types = {**INDEX_TYPES, **{c: "float32" for c in feat_cols}}
     with contextlib.ExitStack() as stack:
         writer = None

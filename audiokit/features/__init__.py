@@ -136,6 +136,7 @@ def extract(
     window: float | None = None,
     window_hop: float | None = None,
     block_frames: int | None = None,
+    jobs: int = 1,
 ) -> FeatureResult:
     """Extract features from a signal in memory.
 
@@ -160,6 +161,8 @@ def extract(
     block_frames
         Process in blocks of this many frames (default 4096); results do not
         depend on it (exactly for STFT groups, within tolerance for CQT/pYIN).
+    jobs
+        Processes computing blocks in parallel (useful for long signals only).
 
     Returns
     -------
@@ -175,7 +178,7 @@ def extract(
     y = np.ascontiguousarray(to_mono(np.asarray(y, dtype=np.float32)))
     if y.ndim != 1 or len(y) == 0:
         raise UsageError("y must be a non-empty 1-D or 2-D array")
-    return _run(ArraySource(y), int(sr), p, frames, window, window_hop, block_frames)
+    return _run(ArraySource(y), int(sr), p, frames, window, window_hop, block_frames, jobs)
 
 
 def extract_file(
@@ -186,12 +189,14 @@ def extract_file(
     window: float | None = None,
     window_hop: float | None = None,
     block_frames: int | None = None,
+    jobs: int = 1,
 ) -> FeatureResult:
     """Extract features from an audio file, decoding long files block by block.
 
     The file is mixed to mono and resampled to ``params.sr`` (None: its own
     rate) with soxr HQ, as :func:`audiokit.audio_io.load`. Files of more than
-    :data:`STREAM_SAMPLES` samples are never loaded whole.
+    :data:`STREAM_SAMPLES` samples are never loaded whole. ``frames``,
+    ``window``, ``window_hop``, ``block_frames`` and ``jobs`` are as in :func:`extract`.
 
     Raises
     ------
@@ -208,18 +213,18 @@ def extract_file(
     if info.frames * sr / info.samplerate > STREAM_SAMPLES:
         source = StreamSource(str(path), sr)
     else:
-        y, sr = audio_io.load(path, sr=sr)
-        source = ArraySource(y)
-    return _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames)
+        y, native = audio_io.read(path, info)
+        source = ArraySource(audio_io.resample(audio_io.to_mono(y), native, sr))
+    return _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames, jobs)
 
 
 def _run(
     source: Source, sr: int, p: FeatureParams, frames: bool, window: float | None,
-    window_hop: float | None, block_frames: int | None,
+    window_hop: float | None, block_frames: int | None, jobs: int = 1,
 ) -> FeatureResult:
     import numpy as np
 
-    from audiokit.features import blocks, stats
+    from audiokit.features import blocks, rhythm, stats
     from audiokit.features.groups import n_frames_for
 
     if frames and window:
@@ -240,13 +245,17 @@ def _run(
     )
     summary = stats.Summary(n_cols, p.stats, n_frames) if not frames and not window else None
     windows = stats.Windows(n_cols, p.stats, bounds) if window else None
-    for _, bf in blocks.iter_blocks(source, sr, p, block_frames or blocks.BLOCK_FRAMES):
+    tempogram = rhythm.Tempogram(sr, p.hop_length) if "tempo" in p.groups else None
+    for _, bf in blocks.iter_blocks(source, sr, p, block_frames or blocks.BLOCK_FRAMES,
+                                      jobs):
         if frames:
             kept.append(bf.values)
         elif summary is not None:
             summary.add(bf.values)
         elif windows is not None:
             windows.add(bf.values)
+        if tempogram is not None and bf.tempo_env is not None:
+            tempogram.feed(bf.tempo_env)
         for key, parts in hidden.items():
             part = getattr(bf, key)
             if part is not None:
@@ -258,7 +267,7 @@ def _run(
                              np.ascontiguousarray(values, dtype=np.float32), t, t, p)
     feats = summary.result()[None] if summary is not None else windows.finish()  # type: ignore[union-attr]
     joined = {k: np.concatenate(v) for k, v in hidden.items() if v}
-    scal = _scalars(joined, p, sr, [(lo, hi) for _, _, lo, hi in bounds])
+    scal = _scalars(joined, p, sr, [(lo, hi) for _, _, lo, hi in bounds], tempogram)
     values = np.hstack([feats, scal]).astype(np.float32)
     return FeatureResult(
         "windows" if window else "summary", sr, duration, n_frames, summary_columns(p),
@@ -267,7 +276,8 @@ def _run(
 
 
 def _scalars(
-    hidden: dict[str, np.ndarray], p: FeatureParams, sr: int, ranges: list[tuple[int, int]]
+    hidden: dict[str, np.ndarray], p: FeatureParams, sr: int, ranges: list[tuple[int, int]],
+    tg: Any,
 ) -> np.ndarray:
     """Per-file or per-window scalar columns, shape (len(ranges), n_scalars)."""
     import numpy as np
@@ -280,7 +290,6 @@ def _scalars(
         return out
     if "tempo" in p.groups:
         env = hidden["tempo_env"]
-        tg = rhythm.Tempogram(env, sr, p.hop_length)
         whole = tg.tempo()
         beats = rhythm.beat_frames(env, sr, p.hop_length, whole)
     for i, (lo, hi) in enumerate(ranges):

@@ -122,6 +122,14 @@ def fft_freqs(sr: int, n_fft: int) -> np.ndarray:
     return np.fft.rfftfreq(n_fft, 1.0 / sr).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=16)
+def _moment_matrix(sr: int, n_fft: int) -> np.ndarray:
+    import numpy as np
+
+    f = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    return np.stack([np.ones_like(f), f, f**2])
+
+
 def _normalize(x: np.ndarray, order: float) -> np.ndarray:
     """librosa.util.normalize along axis 0 (columns below ``tiny`` are left as they are)."""
     import numpy as np
@@ -150,15 +158,21 @@ def spectral_shape(S: np.ndarray, sr: int, n_fft: int) -> tuple[np.ndarray, ...]
     """
     import numpy as np
 
-    freq = fft_freqs(sr, n_fft)[:, None]
-    S_norm = _normalize(S, 1)
-    centroid = (freq * S_norm).sum(axis=0)
-    bandwidth = np.sqrt((S_norm * (freq - centroid) ** 2).sum(axis=0))
-    total = np.cumsum(S, axis=0)
-    reached = total >= 0.85 * total[-1]
-    rolloff = freq[np.argmax(reached, axis=0), 0]
-    power = np.maximum(AMIN, S**2)
+    freq = fft_freqs(sr, n_fft)
+    # Moments of each frame in float64 (one matrix product): centroid and variance.
+    moments = _moment_matrix(sr, n_fft) @ S.astype(np.float64)
+    total = moments[0]
+    tiny = np.finfo(np.float32).tiny
+    norm = np.where(total < tiny, 1.0, total)
+    centroid = moments[1] / norm
+    var = moments[2] / norm - 2 * centroid * moments[1] / norm + centroid**2 * total / norm
+    bandwidth = np.sqrt(np.maximum(var, 0.0))
+    cum = np.cumsum(S, axis=0)
+    rolloff = freq[np.argmax(cum >= 0.85 * cum[-1], axis=0)]
+    del cum
+    power = np.maximum(np.float32(AMIN), S * S)
     flatness = np.exp(np.mean(np.log(power), axis=0)) / np.mean(power, axis=0)
+    centroid, bandwidth = centroid.astype(np.float32), bandwidth.astype(np.float32)
     return centroid, bandwidth, rolloff, flatness.astype(np.float32)
 
 
@@ -201,6 +215,40 @@ def spectral_contrast(S: np.ndarray, sr: int, n_fft: int, n_bands: int) -> np.nd
         peak = np.mean(srt[-q:], axis=0, dtype=np.float64)
         out[k] = 10.0 * (np.log10(np.maximum(AMIN, peak)) - np.log10(np.maximum(AMIN, valley)))
     return out.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=32)
+def _delta_operator(width: int, order: int) -> np.ndarray:
+    """Response of ``librosa.feature.delta`` to unit impulses, shape (width, width).
+
+    delta (Savitzky-Golay, ``mode='interp'``) is linear in the data: column ``t``
+    holds the weights of the ``width`` input frames for output frame ``t`` of a
+    ``width``-frame input; the middle column is the interior filter and the
+    first/last ``width // 2`` columns the polynomial fits at the edges.
+    """
+    import librosa
+    import numpy as np
+
+    return librosa.feature.delta(np.eye(width), width=width, order=order, axis=-1)
+
+
+def delta(x: np.ndarray, width: int, order: int) -> np.ndarray:
+    """``librosa.feature.delta(x, width=width, order=order)`` along the last axis, faster.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (d, n), n >= width
+    """
+    import numpy as np
+
+    op = _delta_operator(width, order).astype(x.dtype)
+    half = width // 2
+    out = np.empty_like(x)
+    view = np.lib.stride_tricks.sliding_window_view(x, width, axis=-1)
+    out[:, half : x.shape[1] - half] = view @ op[:, half]
+    out[:, :half] = x[:, :width] @ op[:, :half]
+    out[:, x.shape[1] - half :] = x[:, -width:] @ op[:, width - half :]
+    return out
 
 
 def onset_envelope(mel_db: np.ndarray, p: FeatureParams, median: bool = False) -> np.ndarray:
@@ -286,8 +334,7 @@ def compute_block(
             out.append(mfcc[:, a:b])
             for order in (1, 2):
                 if width >= 3 and mfcc.shape[1] >= width:
-                    d = librosa.feature.delta(mfcc, width=width, order=order, axis=-1)
-                    out.append(d[:, a:b])
+                    out.append(delta(mfcc, width, order)[:, a:b])
                 else:
                     out.append(np.full((p.n_mfcc, b - a), np.nan, np.float32))
         elif group == "mel":
