@@ -336,6 +336,12 @@ def _render(run: BatchRun, job: Any, kw: dict[str, Any]) -> None:
     fmt = choose_format(kw["as_json"], kw["as_csv"])
     printer = RowPrinter(fmt)
     task = functools.partial(_task, job)
+    if len(run.inputs) > 1 and run.opts.jobs != 1:
+        # Import the heavy modules once here: forked workers share them instead of each
+        # paying scipy.signal's import (over a second on a busy machine).
+        from audiokit.preprocess.process import preload
+
+        preload(job.plan)
     with contextlib.ExitStack() as stack:
         writer = None
         if kw["report"] is not None:

@@ -69,6 +69,18 @@ class Job:
         return self.streaming == "on" or info.duration > self.long_seconds
 
 
+def preload(plan: Plan) -> None:
+    """Import what running ``plan`` needs (before forking workers, so that they share it)."""
+    import pyloudnorm  # noqa: F401  (imports scipy.signal)
+    import soundfile  # noqa: F401
+    import soxr  # noqa: F401
+
+    from audiokit.preprocess import loudness, output, steps, streaming  # noqa: F401
+
+    if {"trim", "remove-silence", "denoise"} & set(plan.steps):
+        import librosa  # noqa: F401
+
+
 def preprocess_file(job: Job, inp: Input) -> FileReport:
     """Run ``job`` on one input and write its outputs.
 
