@@ -253,3 +253,28 @@ def test_cli_list_models(runner, cli, tmp_path: Path, monkeypatch) -> None:
     assert rows["base"]["status"] == "not assembled yet"
     assert rows["base"]["path"] == str(tmp_path / "models" / "whisper-base")
     assert not (tmp_path / "models").exists()  # listing never assembles
+
+
+def test_cuda_falls_back_to_cpu_with_a_note(runner, cli, sample_dir: Path, tiny) -> None:
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() > 0:
+        pytest.skip("a GPU is present")
+    res = runner.invoke(cli, ["transcribe", "-j", "1", "--device", "cuda",
+                              str(sample_dir / "speech" / "hello.wav")])
+    assert res.exit_code == 0, res.stderr
+    assert "CUDA is not available" in res.stderr and "lazy" in res.stdout.lower()
+
+
+def test_command_module_imports_no_heavy_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, audiokit.cli.transcribe, audiokit.transcribe;"
+        "print(sorted(m for m in ('faster_whisper', 'ctranslate2', 'pyarrow', 'numpy',"
+        " 'onnxruntime', 'huggingface_hub') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
