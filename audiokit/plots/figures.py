@@ -112,7 +112,7 @@ def heatmap(
                          shading="flat", rasterized=True, antialiased=False, linewidth=0)
     if yscale == "log":
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(render.hz_formatter())
+        render.light_log_ticks(ax.yaxis)
     elif yscale == "mel":
         render.set_mel_scale(ax)
         from matplotlib.ticker import FixedLocator
@@ -154,6 +154,7 @@ def spectrum(
     freqs, db = freqs[keep], db[keep]
     ax.plot(freqs, db, color=color, lw=0.8)
     ax.set_xscale("log")
+    render.light_log_ticks(ax.xaxis)
     ax.set_xlim(float(freqs[0]), float(freqs[-1]))
     top = float(np.max(db))
     bottom = float(np.min(db)) if floor is None else floor

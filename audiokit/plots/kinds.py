@@ -48,6 +48,7 @@ class Context:
     spectral: SpectralOptions
     style: str
     n_cols: int
+    colorbar: bool = False
 
     @property
     def colors(self) -> tuple[str, str, str, str]:
@@ -59,8 +60,7 @@ class Context:
 
     def lanes(self) -> list[Axes]:
         """One axes per lane, stacked, sharing the time axis."""
-        axes = self.fig.subplots(self.span.lanes, 1, sharex=True, squeeze=False)[:, 0]
-        return list(axes)
+        return render.stack(self.fig, self.span.lanes, colorbar=self.colorbar)
 
     def time_axes(self, axes: list[Axes]) -> None:
         for i, ax in enumerate(axes):
@@ -257,6 +257,7 @@ def _matrix_kind(ctx: Context, which: str) -> dict[str, Any]:
     lim = float(np.max(np.abs(data))) if which == "mfcc" else 1.0
     vmin = -lim if which == "mfcc" else 0.0
     cmap = sp.cmap if sp.cmap != "magma" else "coolwarm"
+    ctx.colorbar = True
     axes = ctx.lanes()
     mesh = None
     for i, (ax, name) in enumerate(zip(axes, span.lane_names(), strict=True)):
@@ -271,7 +272,7 @@ def _matrix_kind(ctx: Context, which: str) -> dict[str, Any]:
         render.register(ax, which)
     ctx.time_axes(axes)
     assert mesh is not None
-    ctx.fig.colorbar(mesh, ax=axes, label="MFCC value" if which == "mfcc" else "chroma energy")
+    render.colorbar(ctx.fig, mesh, axes, "MFCC value" if which == "mfcc" else "chroma energy")
     return {"frames": frames, "pool": pool}
 
 
@@ -327,8 +328,11 @@ def _overview(ctx: Context) -> dict[str, Any]:
     power = stft.finish()
     x_edges = spectra.frame_edges(power.shape[-1], pool, stft.frames, st.hop_length, span.sr,
                                   span.duration) + span.offset
-    axes = ctx.fig.subplots(4, 1, squeeze=True, height_ratios=[1, 1.4, 1.4, 1.1])
-    ax_w, ax_s, ax_m, ax_p = axes
+    # Five rows: the fourth is an empty spacer leaving room for the time axis labels.
+    axes = render.stack(ctx.fig, 5, height_ratios=[1, 1.4, 1.4, 0.2, 1.1], gap=0.28,
+                        colorbar=True, sharex=False)
+    ax_w, ax_s, ax_m, spacer, ax_p = axes
+    spacer.set_visible(False)
     for ax in (ax_s, ax_m):
         ax.sharex(ax_w)
     figures.waveform(env.column_times(span.sr, span.offset), env.mins[0], env.maxs[0],
@@ -357,7 +361,7 @@ def _overview(ctx: Context) -> dict[str, Any]:
     _psd_panel(ax_p, freqs, psd_acc.finish()[0], ctx.colors[0], "")
     ax_p.set_title("power spectral density (Welch)", fontsize=9, loc="left")
     render.register(ax_p, "psd")
-    ctx.fig.colorbar(mesh, ax=[ax_s, ax_m], format="%+2.0f dB", label="dB re max")
+    render.colorbar(ctx.fig, mesh, [ax_s, ax_m], "dB re max", "%+2.0f dB")
     return {"pool": pool}
 
 
@@ -373,9 +377,9 @@ def draw(job: PlotJob, path: str, info: AudioInfo, span: Span, title: str,
     from audiokit.plots.tasks import finish_figure
 
     width, height = job.figure.size(job.kind, 1 if job.kind == "overview" else span.lanes)
-    with render.figure(width, height, job.figure.dpi, job.figure.style) as fig:
+    with render.figure(width, height, job.figure.dpi, job.figure.style, title) as fig:
         ctx = Context(fig, path, info, span, job.spectral, job.figure.style,
                       job.figure.pixels_wide())
         notes = DRAWERS[job.kind](ctx)
-        w, h, panels = finish_figure(fig, title, target, job.figure.overwrite)
+        w, h, panels = finish_figure(fig, target, job.figure.overwrite)
     return Drawn(w, h, panels, notes)

@@ -77,9 +77,19 @@ def colors(style: str) -> tuple[str, str, str, str]:
     return PALETTE.get(style, PALETTE["light"])
 
 
+#: Fixed margins in inches (left, right, right with a colour bar, top with a title, bottom).
+MARGINS = {"left": 0.8, "right": 0.25, "right_cbar": 1.15, "top": 0.42, "top_bare": 0.15,
+           "bottom": 0.5}
+
+
 @contextlib.contextmanager
-def figure(width: float, height: float, dpi: float, style: str = "light") -> Iterator[Figure]:
+def figure(
+    width: float, height: float, dpi: float, style: str = "light", title: str = ""
+) -> Iterator[Figure]:
     """A new Agg figure of ``width`` x ``height`` inches, with the style active while in the block.
+
+    The layout uses fixed margins in inches (see :func:`stack`), not a layout
+    engine: the figure is drawn once, when saved.
 
     Raises
     ------
@@ -94,17 +104,58 @@ def figure(width: float, height: float, dpi: float, style: str = "light") -> Ite
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     rc: Any = rc_for(style)
     with matplotlib.rc_context(rc):
-        engine = ConstrainedLayoutEngine(h_pad=0.04, w_pad=0.04, hspace=0.03, wspace=0.03)
-        fig = Figure(figsize=(width, height), dpi=dpi, layout=engine)
+        fig = Figure(figsize=(width, height), dpi=dpi)
         FigureCanvasAgg(fig)
+        fig_any: Any = fig
+        fig_any._audiokit_title = bool(title)
+        if title:
+            fig.suptitle(title, fontsize=11, y=1 - 0.08 / height, va="top")
         try:
             yield fig
         finally:
             fig.clear()
+
+
+def stack(
+    fig: Figure,
+    n: int,
+    height_ratios: list[float] | None = None,
+    gap: float = 0.12,
+    colorbar: bool = False,
+    sharex: bool = True,
+) -> list[Axes]:
+    """``n`` axes stacked vertically within fixed margins; ``gap`` inches between them.
+
+    With ``sharex``, only the bottom axes shows x tick labels.
+    """
+    w, h = fig.get_size_inches()
+    m = MARGINS
+    top = m["top"] if getattr(fig, "_audiokit_title", False) else m["top_bare"]
+    right = m["right_cbar"] if colorbar else m["right"]
+    avail = max(h - top - m["bottom"], 0.2)
+    gap = min(gap, 0.5 * avail / max(n - 1, 1)) if n > 1 else 0.0
+    each = (avail - gap * (n - 1)) / n
+    gs = fig.add_gridspec(
+        n, 1, left=min(m["left"] / w, 0.3), right=max(1 - right / w, 0.5),
+        top=1 - top / h, bottom=m["bottom"] / h, hspace=gap / max(each, 1e-3),
+        height_ratios=height_ratios,
+    )
+    axes = gs.subplots(sharex=sharex, squeeze=False)[:, 0]
+    return list(axes)
+
+
+def colorbar(fig: Figure, mappable: Any, axes: list[Axes], label: str,
+             fmt: str | None = None) -> Any:
+    """A colour bar right of ``axes`` (spanning them all), in the margin :func:`stack` left."""
+    w, _ = fig.get_size_inches()
+    boxes = [ax.get_position() for ax in axes]
+    x1 = max(b.x1 for b in boxes)
+    y0, y1 = min(b.y0 for b in boxes), max(b.y1 for b in boxes)
+    cax = fig.add_axes((x1 + 0.15 / w, y0, 0.14 / w, y1 - y0))
+    return fig.colorbar(mappable, cax=cax, format=fmt, label=label)
 
 
 # --------------------------------------------------------------------------- panel geometry
@@ -235,6 +286,17 @@ def hz_formatter() -> Any:
     return FuncFormatter(fmt)
 
 
+def light_log_ticks(axis: Any) -> None:
+    """Decades labelled in Hz, unlabelled minor ticks at 2x and 5x only (fewer tick objects,
+    which are the main cost of drawing many small figures)."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10.0))
+    axis.set_major_formatter(hz_formatter())
+    axis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 5.0)))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def set_mel_scale(ax: Axes) -> None:
     """A mel frequency axis (HTK formula, as librosa's default display) labelled in Hz."""
     import numpy as np
@@ -269,7 +331,8 @@ def save_png(
     """
     with writers.atomic_path(target, overwrite=overwrite) as tmp:
         try:
-            fig.savefig(tmp, format="png", dpi=fig.dpi, metadata={"Software": None})
+            fig.savefig(tmp, format="png", dpi=fig.dpi, metadata={"Software": None},
+                        pil_kwargs={"compress_level": 1})
         except OSError as exc:
             raise OutputError(f"cannot write: {exc.strerror or exc}", str(target)) from None
     w, h = fig.canvas.get_width_height(physical=True)

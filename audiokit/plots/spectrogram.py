@@ -178,8 +178,8 @@ def draw(job: SpectrogramJob, path: str, info: AudioInfo, span: Span, title: str
     labels = [""]
     if job.preemphasis is not None:
         labels = ["original", f"pre-emphasis {job.preemphasis:g}"]
-    with render.figure(width, height, fo.dpi, fo.style) as fig:
-        axes = fig.subplots(span.lanes * panels_per_lane, 1, sharex=True, squeeze=False)[:, 0]
+    with render.figure(width, height, fo.dpi, fo.style, title) as fig:
+        axes = render.stack(fig, span.lanes * panels_per_lane, colorbar=True)
         mesh = None
         k = 0
         for lane, name in enumerate(span.lane_names()):
@@ -195,8 +195,8 @@ def draw(job: SpectrogramJob, path: str, info: AudioInfo, span: Span, title: str
                                  label=k == len(axes) - 1)
                 k += 1
         assert mesh is not None
-        fig.colorbar(mesh, ax=list(axes), format="%+2.0f dB", label="dB re max")
-        w, h, panels = finish_figure(fig, title, target, fo.overwrite)
+        render.colorbar(fig, mesh, axes, "dB re max", "%+2.0f dB")
+        w, h, panels = finish_figure(fig, target, fo.overwrite)
     if data_target is not None:
         meta = {"sr": span.sr, "n_fft": sp.stft.n_fft, "hop_length": sp.stft.hop_length,
                 "window": sp.stft.window, "scale": job.scale, "pool": mats[-1].pool,

@@ -262,13 +262,11 @@ def _renamed(info: AudioInfo, display: str) -> AudioInfo:
     return replace(info, path=display)
 
 
-def finish_figure(fig: Figure, title: str, target: Path, overwrite: bool) -> tuple[
+def finish_figure(fig: Figure, target: Path, overwrite: bool) -> tuple[
         int, int, tuple[Panel, ...]]:
-    """Add the title, save atomically, and measure the panels."""
+    """Save atomically, and measure the panels."""
     from audiokit.plots import render
 
-    if title:
-        fig.suptitle(title, fontsize=11)
     w, h = render.save_png(fig, target, overwrite=overwrite)
     return w, h, tuple(render.panels(fig))
 
