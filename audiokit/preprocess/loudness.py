@@ -119,12 +119,15 @@ class StreamingLoudness:
         self.sr = sr
         self.channels = channels
         meter = pyloudnorm.Meter(sr)
-        self._stages: list[tuple[Any, Any, float, Any]] = []
+        # pyloudnorm's biquads (shelf, then high-pass) as second-order sections: one
+        # sosfilt call, ~3x faster than two lfilter passes; the state starts at rest.
+        rows = []
         for stage in meter._filters.values():
-            # the state starts at rest, as in pyloudnorm's lfilter call
-            zi = np.zeros((channels, max(len(stage.a), len(stage.b)) - 1))
-            self._stages.append((stage.b, stage.a, float(stage.passband_gain), zi))
-        self._sub = HOP_S * sr  # samples per 100 ms sub-block (may be fractional)
+            b = np.asarray(stage.b, dtype=np.float64) * float(stage.passband_gain)
+            a = np.asarray(stage.a, dtype=np.float64)
+            rows.append(np.concatenate([b, a]) / a[0])
+        self._sos = np.array(rows)
+        self._zi = np.zeros((len(rows), channels, 2))
         self._pos = 0  # samples seen
         self._acc = np.zeros(channels)  # sum of squares of the current sub-block
         self._sums: list[Any] = []  # completed sub-block sums, one array per sub-block
@@ -132,13 +135,12 @@ class StreamingLoudness:
     def update(self, block: np.ndarray) -> None:
         """Add ``(channels, frames)`` samples."""
         import numpy as np
-        from scipy.signal import lfilter
+        from scipy.signal import sosfilt
 
+        if block.shape[-1] == 0:
+            return
         x = np.asarray(block, dtype=np.float64)
-        for i, (b, a, g, zi) in enumerate(self._stages):
-            x, zf = lfilter(b, a, x, axis=-1, zi=zi)
-            self._stages[i] = (b, a, g, zf)
-            x = g * x
+        x, self._zi = sosfilt(self._sos, x, axis=-1, zi=self._zi)
         sq = np.square(x)
         start = 0
         n = sq.shape[-1]
