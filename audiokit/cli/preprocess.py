@@ -25,6 +25,14 @@ from audiokit.errors import UsageError
 from audiokit.preprocess.chain import Plan, build_plan
 
 
+def _subtype(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.upper() not in ("PCM_16", "PCM_24", "FLOAT"):
+        raise click.BadParameter(f"{value!r} is not one of PCM_16, PCM_24, FLOAT")
+    return value.upper()
+
+
 def _task(job: Any, inp: Input) -> Any:
     from audiokit.preprocess.process import preprocess_file
 
@@ -137,7 +145,7 @@ memory (--streaming on/off forces the choice).
 @click.option(
     "--denoise",
     is_flag=True,
-    help="Spectral gating with a noise profile from the quietest 10%% of frames.",
+    help="Spectral gating with a noise profile from the quietest 10% of frames.",
 )
 @click.option(
     "--denoise-strength",
@@ -206,7 +214,8 @@ memory (--streaming on/off forces the choice).
 )
 @click.option(
     "--subtype",
-    type=click.Choice(["PCM_16", "PCM_24", "FLOAT"], case_sensitive=False),
+    metavar="[PCM_16|PCM_24|FLOAT]",
+    callback=lambda ctx, param, v: _subtype(v),
     help="Sample encoding (default: the input's when the format allows it).",
 )
 @click.option(
@@ -270,7 +279,7 @@ def preprocess_cmd(batch: BatchOptions, output: str | None, **kw: Any) -> None:
         out=output,
         single=single,
         format=kw["fmt"],
-        subtype=kw["subtype"].upper() if kw["subtype"] else None,
+        subtype=kw["subtype"],
         dither=not kw["no_dither"],
         name=kw["name"],
         overwrite=kw["overwrite"],
