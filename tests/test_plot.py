@@ -321,3 +321,23 @@ def test_cli_start_does_not_import_matplotlib_or_librosa() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_time_ticks_are_readable_for_long_spans() -> None:
+    from audiokit.plots import render
+
+    assert render._clock(3725.0, with_hours=True) == "1:02:05"
+    assert render._clock(185.0, with_hours=False) == "3:05"
+    for start, end, label, first in ((0.0, 3.0, "time (s)", None),
+                                     (0.0, 600.0, "time (m:ss)", "0:00"),
+                                     (3600.0, 3 * 3600.0, "time (h:mm:ss)", "1:00:00")):
+        with render.figure(6, 2, 50) as fig:
+            (ax,) = render.stack(fig, 1)
+            render.time_axis(ax, start, end)
+            fig.canvas.draw()
+            assert ax.get_xlabel() == label
+            ticks = [t.get_text() for t in ax.get_xticklabels()
+                     if t.get_text() and start <= t.get_position()[0] <= end]
+            assert 3 <= len(ticks) <= 11
+            if first:
+                assert ticks[0] == first

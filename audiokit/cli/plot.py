@@ -166,7 +166,7 @@ def plot_cmd(batch: BatchOptions, kind: str, output: str | None, as_json: bool,
     figure = build_figure(kw)
     cmap = kw.pop("cmap")
     spectral = build_spectral(kw, n_mels=kw.pop("n_mels"), n_mfcc=kw.pop("n_mfcc"),
-                              cmap=cmap or "magma")
+                              cmap=cmap)
     tasks.validate(figure, spectral, kind)
     run = BatchRun(batch, desc=f"plot {kind}")
     if run.inputs:

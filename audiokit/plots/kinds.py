@@ -256,7 +256,7 @@ def _matrix_kind(ctx: Context, which: str) -> dict[str, Any]:
     y_edges = np.arange(rows + 1, dtype=np.float64)
     lim = float(np.max(np.abs(data))) if which == "mfcc" else 1.0
     vmin = -lim if which == "mfcc" else 0.0
-    cmap = sp.cmap if sp.cmap != "magma" else "coolwarm"
+    cmap = sp.cmap or "coolwarm"
     ctx.colorbar = True
     axes = ctx.lanes()
     mesh = None
@@ -342,15 +342,15 @@ def _overview(ctx: Context) -> dict[str, Any]:
     # STFT on a log-frequency axis (DC dropped).
     edges = spectra.linear_bin_edges(st.n_fft, span.sr)[1:]
     db = spectra.power_to_db(power[0, 1:], sp.top_db)
-    mesh = figures.heatmap(db, x_edges, edges, ax=ax_s, cmap=sp.cmap, yscale="log",
-                           vmin=-sp.top_db, vmax=0)
+    mesh = figures.heatmap(db, x_edges, edges, ax=ax_s, cmap=sp.cmap or "magma",
+                           yscale="log", vmin=-sp.top_db, vmax=0)
     ax_s.set_title("STFT (dB)", fontsize=9, loc="left")
     render.register(ax_s, "stft", "log")
     fmax = sp.fmax or span.sr / 2
     mel_db = spectra.power_to_db(
         spectra.mel_power(power, span.sr, st.n_fft, sp.n_mels, sp.fmin, fmax)[0], sp.top_db)
     figures.heatmap(mel_db, x_edges, spectra.mel_band_edges(sp.n_mels, sp.fmin, fmax), ax=ax_m,
-                    cmap=sp.cmap, yscale="mel", vmin=-sp.top_db, vmax=0)
+                    cmap=sp.cmap or "magma", yscale="mel", vmin=-sp.top_db, vmax=0)
     ax_m.set_title(f"mel spectrogram ({sp.n_mels} bands, dB)", fontsize=9, loc="left")
     render.register(ax_m, "mel", "mel")
     for i, ax in enumerate((ax_w, ax_s, ax_m)):

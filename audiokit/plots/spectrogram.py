@@ -110,7 +110,6 @@ def compute(
     list of SpecMatrix: ``[original]`` or ``[original, pre-emphasised]``.
     """
     import librosa
-    import numpy as np
 
     st = sp.stft
     pool = spectra.pool_factor(span.frames, st.hop_length, max_columns)
@@ -121,8 +120,6 @@ def compute(
     for block in sources.iter_lanes(path, info, span):
         accs[0].feed(block)
         if preemphasis is not None:
-            if zf is None and block.shape[-1] < 2:
-                block = np.concatenate([block, block], axis=-1)[:, :2]
             filtered, zf = librosa.effects.preemphasis(block, coef=preemphasis, zi=zf,
                                                        return_zf=True)
             accs[1].feed(filtered)
@@ -187,8 +184,8 @@ def draw(job: SpectrogramJob, path: str, info: AudioInfo, span: Span, title: str
                 ax = axes[k]
                 text = " · ".join(s for s in (name, extra) if s)
                 mesh = figures.heatmap(m.db[lane], m.time_edges, m.freq_edges, ax=ax,
-                                       cmap=sp.cmap, yscale=job.scale, vmin=-sp.top_db,
-                                       vmax=0.0, label=text)
+                                       cmap=sp.cmap or "magma", yscale=job.scale,
+                                       vmin=-sp.top_db, vmax=0.0, label=text)
                 render.register(ax, "preemphasis" if extra.startswith("pre") else "spectrogram",
                                 job.scale)
                 render.time_axis(ax, span.offset, span.offset + span.duration,

@@ -102,7 +102,8 @@ class SpectralOptions:
     fmin: float = 0.0
     fmax: float | None = None
     top_db: float = DEFAULT_TOP_DB
-    cmap: str = "magma"
+    cmap: str | None = None
+    """Colour map (None: magma for spectrograms, coolwarm for MFCC and chroma)."""
     max_columns: int | None = None
     """Most time columns of a spectrogram (None: the image width in pixels; 0: all frames)."""
 
@@ -211,7 +212,8 @@ def validate(figure: FigureOptions, spectral: SpectralOptions, kind: str = "plot
     if spectral.top_db <= 0:
         raise UsageError("--top-db must be positive")
     _check_window(spectral.stft.window)
-    _check_cmap(spectral.cmap)
+    if spectral.cmap is not None:
+        _check_cmap(spectral.cmap)
 
 
 def _check_window(name: str) -> None:
