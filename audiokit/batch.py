@@ -14,6 +14,7 @@ task's module (``functools.lru_cache``): each worker process loads it once.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import multiprocessing
 import os
@@ -187,6 +188,7 @@ def discover(
     files_from: str | None = None,
     extensions: frozenset[str] = AUDIO_EXTENSIONS,
     stdin: IO[bytes] | None = None,
+    exclude: Sequence[str | os.PathLike[str]] = (),
 ) -> tuple[list[Input], list[Failure]]:
     """Expand command-line paths into an ordered, de-duplicated list of inputs.
 
@@ -204,6 +206,10 @@ def discover(
         and expanding globs.
     stdin
         Binary stream for ``-`` (defaults to ``sys.stdin.buffer``).
+    exclude
+        Outputs of this run (files or directories): never picked up when walking
+        directories or expanding globs, so ``preprocess data/ -o data/clean/`` does not
+        read its own earlier outputs.
 
     Returns
     -------
@@ -226,6 +232,15 @@ def discover(
     inputs: list[Input] = []
     problems: list[Failure] = []
     seen: set[str] = set()
+    excluded = [os.path.realpath(e) for e in exclude]
+
+    def is_excluded(path: Path, root: Path) -> bool:
+        # Only outputs strictly inside the tree being walked: an output equal to the tree
+        # (or above it) is left to check_collisions, which refuses to overwrite inputs.
+        real, top = os.path.realpath(path), os.path.realpath(root) + os.sep
+        return any(
+            e.startswith(top) and (real == e or real.startswith(e + os.sep)) for e in excluded
+        )
 
     def add(path: Path, rel: PurePath | str, display: str | None = None) -> None:
         key = os.path.realpath(path)
@@ -245,8 +260,9 @@ def discover(
         if p.is_dir():
             found = False
             for f in _walk(p, extensions):
-                add(f, f.relative_to(p))
-                found = True
+                if not is_excluded(f, p):
+                    add(f, f.relative_to(p))
+                    found = True
             if not found:
                 problems.append(_problem(arg, "no audio files in this directory"))
         elif p.exists() or p.is_symlink() or not _has_magic(arg):
@@ -258,7 +274,9 @@ def discover(
             files = [
                 Path(m)
                 for m in matches
-                if Path(m).is_file() and (explicit_ext or Path(m).suffix.lower() in extensions)
+                if Path(m).is_file()
+                and (explicit_ext or Path(m).suffix.lower() in extensions)
+                and not is_excluded(Path(m), root)
             ]
             if not files:
                 problems.append(_problem(arg, "no files match this pattern"))
@@ -298,8 +316,12 @@ def call(task: Callable[[Input], T], inp: Input) -> Outcome[T]:
 
 
 def _exit_worker(signum: int, frame: Any) -> None:
-    # SystemExit unwinds the running task (its temporary files are removed) and then
-    # ends the worker quietly, without the traceback a KeyboardInterrupt would print.
+    # SystemExit unwinds the running task (its temporary files are removed) and then ends
+    # the worker. Once told to stop, a worker has nothing left to say: what the pool's
+    # machinery prints while it is torn down (EOFError on a closed queue) is not for users.
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
     raise SystemExit(128 + signum)
 
 

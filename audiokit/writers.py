@@ -196,7 +196,7 @@ class TableWriter:
             if self._pq is not None:
                 self._pq.close()
             elif self.fmt == "parquet" and exc[0] is None:
-                # No rows at all: still write a valid (empty) file with the schema if known.
+                # No rows at all: still a valid file, with the columns named in ``types``.
                 self._write_empty_parquet()
             if self._fh is not None:
                 self._fh.close()
@@ -207,7 +207,9 @@ class TableWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        schema = self.schema or pa.schema([])
+        schema = self.schema or pa.schema(
+            [pa.field(name, _arrow_type(kind)) for name, kind in self.types.items()]
+        )
         schema = schema.with_metadata({**(schema.metadata or {}), **_bytes_meta(self.metadata)})
         pq.write_table(schema.empty_table(), self._tmp)
 

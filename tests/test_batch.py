@@ -131,3 +131,14 @@ def test_output_path_mirrors_and_collisions(tmp_path: Path) -> None:
     inp = Input(str(real), str(real), "in.wav")
     with pytest.raises(UsageError, match="overwrite an input"):
         batch.check_collisions([(inp, real)])
+
+
+def test_discover_skips_this_runs_outputs(tmp_path: Path) -> None:
+    _touch(tmp_path, "data/a.wav", "data/clean/a.wav", "data/clean/sub/b.wav", "data/cleaner.wav")
+    inputs, _ = discover([str(tmp_path / "data")], exclude=[str(tmp_path / "data/clean")])
+    assert [i.rel for i in inputs] == ["a.wav", "cleaner.wav"]
+    inputs, _ = discover([f"{tmp_path}/data/**/*.wav"], exclude=[tmp_path / "data/a.wav"])
+    assert [i.rel for i in inputs] == ["clean/a.wav", "clean/sub/b.wav", "cleaner.wav"]
+    # An output that is the walked tree itself is not excluded: the collision check refuses it.
+    inputs, _ = discover([str(tmp_path / "data/clean")], exclude=[str(tmp_path / "data/clean")])
+    assert [i.rel for i in inputs] == ["a.wav", "sub/b.wav"]

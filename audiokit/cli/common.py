@@ -25,6 +25,8 @@ class BatchRun:
         The command's batch options.
     desc
         Label of the progress bar.
+    output
+        The command's output file or directory, if any: excluded from directory walks.
 
     Raises
     ------
@@ -32,12 +34,16 @@ class BatchRun:
         No inputs at all.
     """
 
-    def __init__(self, opts: BatchOptions, desc: str = "") -> None:
+    def __init__(self, opts: BatchOptions, desc: str = "", output: str | None = None) -> None:
         self.opts = opts
         self.desc = desc
         stdin: IO[bytes] = sys.stdin.buffer
         self.inputs, problems = engine.discover(
-            opts.paths, opts.files_from, engine.parse_extensions(opts.ext), stdin=stdin
+            opts.paths,
+            opts.files_from,
+            engine.parse_extensions(opts.ext),
+            stdin=stdin,
+            exclude=[output] if output and output != "-" else [],
         )
         self.failures = 0
         self.progress: Progress | None = None

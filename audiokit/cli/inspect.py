@@ -145,7 +145,7 @@ def inspect_cmd(
 
     Prints a table on a terminal and JSON lines when piped (or with --json).
     """
-    run = BatchRun(batch, desc="inspect")
+    run = BatchRun(batch, desc="inspect", output=output)
     fmt = choose_format(as_json, as_csv)
     printer = RowPrinter(fmt if output is None else "none")
     task = functools.partial(_task, levels=not no_levels, silence_db=silence_threshold)

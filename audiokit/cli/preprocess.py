@@ -258,7 +258,7 @@ def preprocess_cmd(batch: BatchOptions, output: str | None, **kw: Any) -> None:
     plan = _plan(kw)
     if output is None and not kw["dry_run"]:
         raise UsageError("give -o OUT (a file for one input, a directory for several) or --dry-run")
-    run = BatchRun(batch, desc="preprocess")
+    run = BatchRun(batch, desc="preprocess", output=output)
     inputs = run.inputs
     single = False
     if output is not None:

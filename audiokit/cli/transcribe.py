@@ -33,14 +33,6 @@ def _task(inp: Input, opts: TranscribeOptions) -> Transcript:
     return transcribe_file(inp.path, opts, display=inp.display)
 
 
-def _schema(types: dict[str, str]) -> Any:
-    import pyarrow as pa
-
-    from audiokit.writers import _arrow_type
-
-    return pa.schema([pa.field(k, _arrow_type(v)) for k, v in types.items()])
-
-
 def _show_models(as_json: bool) -> None:
     from audiokit.transcribe.assembly import cache_dir
     from audiokit.transcribe.models import list_models
@@ -211,7 +203,7 @@ def transcribe_cmd(
     from audiokit.transcribe.models import resolve_model
 
     fmt = fmt or (format_from_path(output) if output else None) or "txt"
-    run = BatchRun(batch, desc="transcribe")
+    run = BatchRun(batch, desc="transcribe", output=output)
     inputs = run.inputs
     if not inputs:
         run.exit()
@@ -273,7 +265,6 @@ def transcribe_cmd(
                     metadata=meta,
                     fmt=fmt,
                     types=SEGMENT_TYPES,
-                    schema=_schema(SEGMENT_TYPES) if fmt == "parquet" else None,
                 )
             )
             files_writer = stack.enter_context(
@@ -282,7 +273,6 @@ def transcribe_cmd(
                     metadata=meta,
                     fmt=fmt,
                     types=FILE_TYPES,
-                    schema=_schema(FILE_TYPES) if fmt == "parquet" else None,
                 )
             )
         for res in run.run(task_fn, inputs, weights=weights, unit="s"):
@@ -351,7 +341,7 @@ def _emit(
             target,
             segment_rows(t),
             metadata={"audiokit.command": "transcribe"},
-            schema=_schema(SEGMENT_TYPES),
+            types=SEGMENT_TYPES,
         )
         return
     with atomic_open(target, "w", encoding="utf-8", newline="") as fh:
