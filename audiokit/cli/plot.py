@@ -150,7 +150,7 @@ def plot_cmd(batch: BatchOptions, kind: str, output: str | None, as_json: bool,
       psd       Welch power spectral density (Hann, --n-fft segments, 50 % overlap)
       features  spectral centroid, rolloff and bandwidth, normalised, over the waveform
       zcr       a zoomed window (default: 10 ms in the middle) with zero crossings marked
-      mfcc      MFCC heatmap (--n-mfcc, --n-mels)
+      mfcc      MFCC heatmap (--n-mfcc, --n-mels; colours fit coefficients 1+)
       chroma    chromagram heatmap (librosa chroma_stft)
       onsets    onsets (dashed) and beats (solid) over the waveform, with the tempo
       overview  waveform, STFT dB, mel dB and PSD panels of the mono mix

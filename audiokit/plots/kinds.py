@@ -254,7 +254,9 @@ def _matrix_kind(ctx: Context, which: str) -> dict[str, Any]:
                                   span.duration) + span.offset
     rows = data.shape[1]
     y_edges = np.arange(rows + 1, dtype=np.float64)
-    lim = float(np.max(np.abs(data))) if which == "mfcc" else 1.0
+    # MFCC 0 (overall energy) dwarfs the others: the colour scale fits coefficients 1+.
+    fit = data[:, 1:] if which == "mfcc" and rows > 1 else data
+    lim = max(float(np.max(np.abs(fit))), 1e-6) if which == "mfcc" else 1.0
     vmin = -lim if which == "mfcc" else 0.0
     cmap = sp.cmap or "coolwarm"
     ctx.colorbar = True
