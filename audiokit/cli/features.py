@@ -56,15 +56,21 @@ def _task(inp: Input, params: FeatureParams, frames: bool, window: float | None,
 
 
 def _preload(params: FeatureParams) -> None:
-    """Import librosa's modules once here, so that forked workers share them."""
-    import librosa
-    import librosa.feature
+    """Import what the workers need once here, so that forked workers share it.
 
-    _ = librosa.filters.mel, librosa.stft, librosa.feature.delta
-    if "tempo" in params.groups:
-        import librosa.beat
-    if "f0" in params.groups:
-        _ = librosa.pyin
+    The default groups need numpy and scipy.fft only; librosa (seconds of
+    imports and numba compilation) is imported for the CQT, HPSS and pYIN groups.
+    """
+    import numpy  # noqa: F401
+    import scipy.fft  # noqa: F401
+
+    from audiokit.features import blocks, dsp, groups, rhythm, stats  # noqa: F401
+
+    if {"cens", "tonnetz", "hpss", "f0"} & set(params.groups):
+        import librosa
+        import librosa.feature
+
+        _ = librosa.cqt, librosa.decompose.hpss, librosa.pyin
 
 
 def _label(inp: Input) -> str:
@@ -229,7 +235,7 @@ def _check_output(output: str, inputs: list[Input]) -> None:
 
 def _metadata(params: FeatureParams, frames: bool, window: float | None,
               window_hop: float | None, label: bool) -> dict[str, str]:
-    import librosa
+    from importlib.metadata import version
 
     from audiokit import __version__
 
@@ -239,7 +245,7 @@ def _metadata(params: FeatureParams, frames: bool, window: float | None,
     return {
         "audiokit.command": "features",
         "audiokit.version": __version__,
-        "librosa.version": str(getattr(librosa, "__version__", "")),
+        "librosa.version": version("librosa"),
         "audiokit.features.params": params.to_json(),
         "audiokit.features.options": json.dumps(options, sort_keys=True),
     }

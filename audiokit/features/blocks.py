@@ -16,6 +16,7 @@ streaming soxr resampler.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -136,6 +137,7 @@ def _plan(
         yield f0, source.take(s, e), (g0 - k, g1 - k), (f0 - k, f1 - k), width
 
 
+@functools.lru_cache(maxsize=1)
 def single_thread_blas() -> None:
     """Limit BLAS to one thread in this process (parallelism comes from processes).
 

@@ -98,24 +98,6 @@ def contrast_bands(sr: int) -> int:
 
 
 @functools.lru_cache(maxsize=16)
-def mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
-    """librosa's Slaney mel filterbank, shape (n_mels, 1 + n_fft // 2), cached."""
-    import librosa
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # empty filters with many bands at low rates
-        return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-
-
-@functools.lru_cache(maxsize=16)
-def chroma_basis(sr: int, n_fft: int) -> np.ndarray:
-    """librosa's chroma filterbank at A440 (tuning 0), shape (12, 1 + n_fft // 2), cached."""
-    import librosa
-
-    return librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=0.0, n_chroma=12)
-
-
-@functools.lru_cache(maxsize=16)
 def fft_freqs(sr: int, n_fft: int) -> np.ndarray:
     import numpy as np
 
@@ -217,40 +199,6 @@ def spectral_contrast(S: np.ndarray, sr: int, n_fft: int, n_bands: int) -> np.nd
     return out.astype(np.float32)
 
 
-@functools.lru_cache(maxsize=32)
-def _delta_operator(width: int, order: int) -> np.ndarray:
-    """Response of ``librosa.feature.delta`` to unit impulses, shape (width, width).
-
-    delta (Savitzky-Golay, ``mode='interp'``) is linear in the data: column ``t``
-    holds the weights of the ``width`` input frames for output frame ``t`` of a
-    ``width``-frame input; the middle column is the interior filter and the
-    first/last ``width // 2`` columns the polynomial fits at the edges.
-    """
-    import librosa
-    import numpy as np
-
-    return librosa.feature.delta(np.eye(width), width=width, order=order, axis=-1)
-
-
-def delta(x: np.ndarray, width: int, order: int) -> np.ndarray:
-    """``librosa.feature.delta(x, width=width, order=order)`` along the last axis, faster.
-
-    Parameters
-    ----------
-    x : np.ndarray, shape (d, n), n >= width
-    """
-    import numpy as np
-
-    op = _delta_operator(width, order).astype(x.dtype)
-    half = width // 2
-    out = np.empty_like(x)
-    view = np.lib.stride_tricks.sliding_window_view(x, width, axis=-1)
-    out[:, half : x.shape[1] - half] = view @ op[:, half]
-    out[:, :half] = x[:, :width] @ op[:, :half]
-    out[:, x.shape[1] - half :] = x[:, -width:] @ op[:, width - half :]
-    return out
-
-
 def onset_envelope(mel_db: np.ndarray, p: FeatureParams, median: bool = False) -> np.ndarray:
     """Onset strength from a mel dB spectrogram, as ``librosa.onset.onset_strength(S=...)``.
 
@@ -302,9 +250,10 @@ def compute_block(
     -------
     BlockFeatures
     """
-    import librosa
     import numpy as np
     import scipy.fft
+
+    from audiokit.features import dsp
 
     g = set(p.groups)
     e0, e1 = ext
@@ -312,10 +261,7 @@ def compute_block(
     a, b = c0 - e0, c1 - e0  # core inside ext
     out: list[np.ndarray] = []
     res = BlockFeatures(values=np.empty((0, c1 - c0), np.float32))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # n_fft larger than a short clip, empty mel filters
-        D = librosa.stft(y, n_fft=p.n_fft, hop_length=p.hop_length, center=True,
-                         pad_mode="constant")
+    D = dsp.stft(y, p.n_fft, p.hop_length)
     S_ext = np.abs(D[:, e0:e1])
     del D
     S = S_ext[:, a:b]
@@ -324,7 +270,7 @@ def compute_block(
     if need_mel or "chroma" in g:
         P_ext = S_ext**2
     if need_mel:
-        mel = mel_basis(sr, p.n_fft, p.n_mels, p.fmin, p.fmax) @ P_ext
+        mel = dsp.mel_filters(sr, p.n_fft, p.n_mels, p.fmin, p.fmax) @ P_ext
         mel_db = 10.0 * np.log10(np.maximum(AMIN, mel))
         del mel
     for group in p.groups:
@@ -334,7 +280,7 @@ def compute_block(
             out.append(mfcc[:, a:b])
             for order in (1, 2):
                 if width >= 3 and mfcc.shape[1] >= width:
-                    out.append(delta(mfcc, width, order)[:, a:b])
+                    out.append(dsp.delta(mfcc, width, order)[:, a:b])
                 else:
                     out.append(np.full((p.n_mfcc, b - a), np.nan, np.float32))
         elif group == "mel":
@@ -347,17 +293,11 @@ def compute_block(
             contrast[: nb + 1] = spectral_contrast(S, sr, p.n_fft, nb)
             out += [cen[None], bw[None], roll[None], contrast, flat[None]]
         elif group == "zcr":
-            z = librosa.feature.zero_crossing_rate(
-                y, frame_length=p.n_fft, hop_length=p.hop_length, center=True
-            )
-            out.append(z[:, c0:c1])
+            out.append(dsp.zero_crossing_rate(y, p.n_fft, p.hop_length)[None, c0:c1])
         elif group == "rms":
-            r = librosa.feature.rms(
-                y=y, frame_length=p.n_fft, hop_length=p.hop_length, center=True
-            )
-            out.append(r[:, c0:c1])
+            out.append(dsp.rms(y, p.n_fft, p.hop_length)[None, c0:c1])
         elif group == "chroma":
-            chroma = _normalize(chroma_basis(sr, p.n_fft) @ P_ext[:, a:b], np.inf)
+            chroma = _normalize(dsp.chroma_filters(sr, p.n_fft) @ P_ext[:, a:b], np.inf)
             out.append(chroma)
         elif group == "onset":
             assert mel_db is not None
@@ -366,6 +306,8 @@ def compute_block(
             assert mel_db is not None
             res.tempo_env = onset_envelope(mel_db, p, median=True)[a:b]
         elif group == "hpss":
+            import librosa
+
             H, Pc = librosa.decompose.hpss(S_ext, kernel_size=HPSS_KERNEL)
             res.harmonic = (H[:, a:b] ** 2).sum(axis=0)
             res.percussive = (Pc[:, a:b] ** 2).sum(axis=0)

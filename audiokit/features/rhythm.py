@@ -9,7 +9,6 @@ with memory independent of the duration.
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,12 +50,12 @@ class Tempogram:
     """
 
     def __init__(self, sr: int, hop_length: int) -> None:
-        import librosa
         import numpy as np
 
         self.sr, self.hop = sr, hop_length
         self.win = tempo_win_length(sr, hop_length)
-        self.window = librosa.filters.get_window("hann", self.win, fftbins=True)
+        # scipy's periodic Hann window (librosa's get_window("hann", fftbins=True))
+        self.window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.win) / self.win)
         self.parts: list[np.ndarray] = []
         self.env = np.zeros(0, np.float32)
         self.total = np.zeros(self.win)
@@ -86,20 +85,25 @@ class Tempogram:
 
     def _columns(self, padded: np.ndarray, t0: int, t1: int) -> np.ndarray:
         """Sum of the tempogram columns of frames ``t0 <= t < t1``, shape (win,)."""
-        import librosa
         import numpy as np
+        import scipy.fft
 
         total = np.zeros(self.win)
+        n_pad = scipy.fft.next_fast_len(2 * self.win - 1, real=True)
         for a in range(t0, t1, CHUNK):
             b = min(t1, a + CHUNK)
-            view = np.lib.stride_tricks.sliding_window_view(padded, self.win)[a:b].T
-            ac = librosa.autocorrelate(view * self.window[:, None], axis=-2)
-            total += librosa.util.normalize(ac, norm=np.inf, axis=-2).sum(axis=1)
+            view = np.lib.stride_tricks.sliding_window_view(padded, self.win)[a:b]
+            # librosa.autocorrelate: |rfft|^2 -> irfft, first win lags
+            spec = scipy.fft.rfft(view * self.window, n=n_pad, axis=-1)
+            ac = scipy.fft.irfft(spec.real**2 + spec.imag**2, n=n_pad, axis=-1)[:, : self.win]
+            # librosa.util.normalize(norm=inf): columns below ``tiny`` stay as they are
+            peak = np.abs(ac).max(axis=1, keepdims=True)
+            peak[peak < np.finfo(ac.dtype).tiny] = 1.0
+            total += (ac / peak).sum(axis=0)
         return total
 
     def tempo(self, t0: int = 0, t1: int | None = None) -> float:
         """Tempo (BPM) of frames ``t0..t1``, as ``librosa.feature.tempo`` (prior at 120 BPM)."""
-        import librosa
         import numpy as np
 
         self._advance(final=True)
@@ -109,20 +113,114 @@ class Tempogram:
             tg = self.total / max(n, 1)
         else:
             tg = self._columns(self._padded(), t0, t1) / max(t1 - t0, 1)
-        bpms = librosa.tempo_frequencies(self.win, hop_length=self.hop, sr=self.sr)
+        bpms = np.zeros(self.win)  # librosa.tempo_frequencies
+        bpms[0] = np.inf
+        bpms[1:] = 60.0 * self.sr / (self.hop * np.arange(1.0, self.win))
         return float(bpms[int(np.argmax(np.log1p(1e6 * tg) + _prior(bpms)))])
 
 
-def beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.ndarray:
-    """Beat frames from librosa's dynamic-programming tracker at tempo ``bpm`` (trimmed)."""
-    import librosa
+def _local_score(onsets: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """librosa's beat local score, summed in the same order and precision.
+
+    ``local[i] = sum_k window[k] * onsets[i + K//2 - k]`` over ``k`` ascending,
+    each partial sum rounded to the envelope's dtype, and (as in librosa)
+    without ``onsets[0]``.
+    """
     import numpy as np
 
+    n, K = len(onsets), len(window)
+    half = K // 2
+    acc = np.zeros(n, dtype=onsets.dtype)
+    i = np.arange(n)
+    for k in range(K):
+        j = i + half - k
+        ok = (j >= 1) & (j <= n - 1)
+        if ok.any():
+            acc[ok] = (acc[ok].astype(np.float64) + window[k] * onsets[j[ok]]).astype(acc.dtype)
+    return acc
+
+
+def beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.ndarray:
+    """Beat frames, as ``librosa.beat.beat_track(onset_envelope=env, bpm=bpm)`` (trimmed).
+
+    A numpy port of librosa 0.11's dynamic-programming tracker (Ellis 2007:
+    local score, DP with tightness 100, last-beat selection, backtracking,
+    trimming of weak leading/trailing beats). librosa compiles it with numba
+    at import time, which costs seconds per process; this costs microseconds
+    per frame.
+
+    Parameters
+    ----------
+    env : np.ndarray, shape (n,)
+        Onset envelope.
+
+    Returns
+    -------
+    np.ndarray of int
+        Beat frame indices.
+    """
+    import numpy as np
+
+    env = np.asarray(env)
     if len(env) < 2 or not np.any(env):
         return np.zeros(0, dtype=int)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _, beats = librosa.beat.beat_track(
-            onset_envelope=env, sr=sr, hop_length=hop_length, bpm=bpm, units="frames"
-        )
-    return np.asarray(beats, dtype=int)
+    dtype = env.dtype if env.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    fpb = float(np.round(sr / hop_length * 60.0 / bpm))
+    onsets = env / (env.std(ddof=1) + np.finfo(dtype).tiny)
+    # local score: onsets convolved with a Gaussian of the beat period
+    window = np.exp(-0.5 * (np.arange(-fpb, fpb + 1) * 32.0 / fpb) ** 2)
+    n = len(onsets)
+    local = _local_score(onsets.astype(dtype), window)
+    tightness = 100.0
+    backlink = np.full(n, -1, dtype=np.int64)
+    cumscore = np.zeros(n, dtype=dtype)
+    thresh = 0.01 * local.max()
+    first_beat = True
+    cumscore[0] = local[0]
+    hi_off, lo_off = int(np.round(fpb / 2)), int(2 * fpb + 1)
+    log_fpb = float(np.log(np.asarray(fpb, dtype=dtype)))  # numba takes it in the env's type
+    for i in range(n):
+        top = i - hi_off
+        bottom = max(i - lo_off, -1)
+        loc = -1
+        if top >= 0 and top > bottom:
+            cand = np.arange(top, bottom, -1)
+            scores = cumscore[cand] - tightness * (np.log(i - cand) - log_fpb) ** 2
+            k = int(np.argmax(scores))
+            loc = int(cand[k])
+            cumscore[i] = local[i] + scores[k]
+        else:
+            cumscore[i] = local[i]
+        if first_beat and local[i] < thresh:
+            backlink[i] = -1
+        else:
+            backlink[i] = loc
+            first_beat = False
+    # last beat: the last local maximum of the cumulative score above half their median
+    left = np.concatenate([cumscore[:1], cumscore[:-1]])
+    right = np.concatenate([cumscore[1:], cumscore[-1:]])
+    peaks = (cumscore > left) & (cumscore >= right)
+    threshold = 0.5 * float(np.ma.getdata(np.ma.median(np.ma.masked_array(cumscore, ~peaks))))
+    tail = n - 1
+    for j in range(n - 1, -1, -1):
+        if peaks[j] and cumscore[j] >= threshold:
+            tail = j
+            break
+    beats = np.zeros(n, dtype=bool)
+    j = tail
+    while j >= 0:
+        beats[j] = True
+        j = int(backlink[j])
+    # trim weak leading and trailing frames (as librosa's __trim_beats)
+    w = np.hanning(5)
+    smooth = np.convolve(local[beats], w)[len(w) // 2 : n + len(w) // 2]
+    cut = 0.5 * float(np.sqrt((smooth**2).mean())) if len(smooth) else 0.0
+    j = 0
+    while j < n and local[j] <= cut:
+        beats[j] = False
+        j += 1
+    j = n - 1
+    while j >= 0 and local[j] <= cut:
+        beats[j] = False
+        j -= 1
+    return np.flatnonzero(beats)

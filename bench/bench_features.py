@@ -1,0 +1,137 @@
+"""Benchmark ``audiokit features`` against the tutorial approach.
+
+Baseline: each feature computed by its own librosa call on ``y`` (every
+spectral function recomputing its STFT, ``mfcc`` and ``onset_strength``
+their own mel spectrogram, ``beat_track`` its own onset envelope), one file
+after another, statistics with numpy, one table written at the end. Both
+sides run as fresh processes (Python start-up, librosa import and the numba
+cache load included on both sides) on the same files with the same feature
+set (audiokit's default groups); the baseline is run once untimed first so
+that its numba JIT cache is warm, as audiokit's is.
+
+Run: ``python bench/run.py features``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import AUDIOKIT, DATA, make_clips, make_long, peak_rss_mb, ratio
+
+N_CLIPS = 200
+LONG_SECONDS = 600
+HOUR = 3600
+
+
+def baseline(paths: list[str], out: str) -> None:
+    """The tutorial script: one librosa call per feature, file after file."""
+    import warnings
+
+    import librosa
+    import numpy as np
+    import pandas as pd
+
+    warnings.filterwarnings("ignore")
+    rows = []
+    for path in paths:
+        y, sr = librosa.load(path, sr=22050, mono=True)
+        mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=13)
+        feats = {
+            "mfcc": mfcc,
+            "mfcc_delta": librosa.feature.delta(mfcc),
+            "mfcc_delta2": librosa.feature.delta(mfcc, order=2),
+            "mel": librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr)),
+            "spectral_centroid": librosa.feature.spectral_centroid(y=y, sr=sr),
+            "spectral_bandwidth": librosa.feature.spectral_bandwidth(y=y, sr=sr),
+            "spectral_rolloff": librosa.feature.spectral_rolloff(y=y, sr=sr),
+            "spectral_contrast": librosa.feature.spectral_contrast(y=y, sr=sr),
+            "spectral_flatness": librosa.feature.spectral_flatness(y=y),
+            "zcr": librosa.feature.zero_crossing_rate(y),
+            "rms": librosa.feature.rms(y=y),
+            "chroma": librosa.feature.chroma_stft(y=y, sr=sr),
+            "onset_strength": librosa.onset.onset_strength(y=y, sr=sr)[None],
+        }
+        tempo, beats = librosa.beat.beat_track(y=y, sr=sr)
+        row: dict[str, object] = {"path": path, "duration": len(y) / sr}
+        for name, m in feats.items():
+            for i, v in enumerate(m):
+                for stat, fn in (("mean", np.mean), ("std", np.std), ("min", np.min),
+                                 ("max", np.max)):
+                    row[f"{name}_{i:02d}_{stat}"] = float(fn(v))
+        row["tempo"] = float(np.atleast_1d(tempo)[0])
+        row["beat_count"] = len(beats)
+        rows.append(row)
+    pd.DataFrame(rows).to_parquet(out)
+
+
+def _baseline_cmd(paths: list[str], out: Path) -> list[str]:
+    return [sys.executable, __file__, "--baseline", str(out), *paths]
+
+
+def _time(args: list[str], env: dict[str, str] | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=env)
+    return time.perf_counter() - t0
+
+
+def _base(paths: list[str], out: Path) -> float:
+    """The baseline's best time: as users run it, and with single-threaded BLAS.
+
+    On a busy machine OpenBLAS threads slow small products down (audiokit runs
+    with one BLAS thread per process); the faster of the two is the reference.
+    """
+    default = _time(_baseline_cmd(paths, out))
+    single = _time(_baseline_cmd(paths, out), env={**os.environ, "OPENBLAS_NUM_THREADS": "1",
+                                                   "OMP_NUM_THREADS": "1"})
+    print(f"  baseline: {default:.2f} s as is, {single:.2f} s with one BLAS thread", flush=True)
+    return min(default, single)
+
+
+def _startup() -> float:
+    """Fixed cost of a fresh audiokit features process (imports, numba cache) on no work."""
+    tiny = make_clips(DATA / "features_one", 1)
+    return _time([AUDIOKIT, "features", str(tiny), "-q", "-o", str(DATA / "one.parquet")])
+
+
+def main() -> None:
+    out = DATA / "features_out"
+    out.mkdir(parents=True, exist_ok=True)
+    clips = make_clips(DATA / "features_clips", N_CLIPS)
+    clip_paths = sorted(str(p) for p in clips.glob("*.wav"))[:N_CLIPS]
+    long10 = make_long(DATA / "long_600.wav", LONG_SECONDS)
+    long60 = make_long(DATA / "long_3600.wav", HOUR)
+
+    _time(_baseline_cmd(clip_paths[:3], out / "warm.parquet"))  # numba cache, page cache
+    ours_cmd = [AUDIOKIT, "features", "-q", "-j", "2"]
+    _time([*ours_cmd, *clip_paths[:3], "-o", str(out / "warm2.parquet")])
+
+    start = _startup()
+    print(f"start-up of one audiokit features process (imports): {start:.2f} s", flush=True)
+
+    base = _base(clip_paths, out / "base_clips.parquet")
+    ours = _time([*ours_cmd, str(clips), "-o", str(out / "ours_clips.parquet")])
+    ratio(f"{N_CLIPS} clips x 1 s, default features", base, ours)
+    ratio(f"  same, without start-up ({start:.1f} s each side)", base - start,
+          max(ours - start, 1e-3))
+
+    base = _base([str(long10)], out / "base_long.parquet")
+    ours = _time([*ours_cmd, str(long10), "-o", str(out / "ours_long.parquet")])
+    ratio(f"one {LONG_SECONDS // 60}-minute file, default features", base, ours)
+    ratio(f"  same, without start-up ({start:.1f} s each side)", base - start,
+          max(ours - start, 1e-3))
+
+    wall, rss = peak_rss_mb([AUDIOKIT, "features", "-q", str(long60), "-o",
+                             str(out / "ours_hour.parquet")])
+    print(f"one 1-hour file, default features: {wall:.1f} s, peak RSS {rss:.0f} MiB", flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--baseline":
+        baseline(sys.argv[3:], sys.argv[2])
+    else:
+        main()
