@@ -25,6 +25,10 @@ run: install  ## run the main job on sample_data/ into out/
 	mkdir -p $(OUT)
 	$(AUDIOKIT) inspect sample_data -o $(OUT)/inspect.parquet
 	$(AUDIOKIT) inspect sample_data --csv > $(OUT)/inspect.csv
+	$(AUDIOKIT) preprocess sample_data -o $(OUT)/preprocessed --mono --sr 16000 --normalize loudness --target -23 --overwrite --report $(OUT)/preprocess.parquet
+	$(AUDIOKIT) preprocess sample_data/speech -o $(OUT)/segments --mono --sr 16000 --trim --segment 2 --fade-ms 10 --format wav --overwrite --json > $(OUT)/preprocess_segments.jsonl
+	$(AUDIOKIT) transcribe sample_data/speech -q -o $(OUT)/transcripts -f srt
+	$(AUDIOKIT) transcribe sample_data/speech -q -o $(OUT)/transcripts.parquet
 	@echo "outputs in $(OUT)/"; ls -R $(OUT) | head -50
 
 test: install  ## run the test suite
