@@ -8,6 +8,7 @@ column names built from them (``mfcc_00_mean``, ``spectral_centroid_std``...).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -219,10 +220,20 @@ def expand(name: str, dims: int) -> list[str]:
 
 def frame_columns(p: FeatureParams) -> list[str]:
     """Feature columns of ``--frames`` rows."""
-    return [c for name, dims in frame_features(p) for c in expand(name, dims)]
+    return list(_frame_columns(p))
 
 
 def summary_columns(p: FeatureParams) -> list[str]:
     """Feature columns of summary and window rows: ``<column>_<stat>``, then the scalars."""
-    cols = [f"{c}_{s}" for c in frame_columns(p) for s in p.stats]
-    return cols + scalar_features(p)
+    return list(_summary_columns(p))
+
+
+@functools.lru_cache(maxsize=8)
+def _frame_columns(p: FeatureParams) -> tuple[str, ...]:
+    return tuple(c for name, dims in frame_features(p) for c in expand(name, dims))
+
+
+@functools.lru_cache(maxsize=8)
+def _summary_columns(p: FeatureParams) -> tuple[str, ...]:
+    cols = [f"{c}_{s}" for c in _frame_columns(p) for s in p.stats]
+    return tuple(cols + scalar_features(p))
