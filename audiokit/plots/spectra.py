@@ -11,7 +11,9 @@ length is reduced in memory bounded by the picture, not by the file:
   consecutive frames, so at most ``max_columns`` columns are kept;
 - Welch's PSD and the long-file magnitude spectrum are means over segments.
 
-No matplotlib here; librosa and scipy are imported inside the functions.
+No matplotlib here. The STFT, dB and mel pieces are numpy (:mod:`audiokit.plots.dsp`,
+equal to librosa's); librosa itself is imported only by the analyses that need it
+(zero crossings, spectral features), scipy only for Welch's PSD.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from audiokit.plots import dsp
 
 if TYPE_CHECKING:
     import numpy as np
@@ -127,7 +131,8 @@ class PooledStft:
 
     Frames are exactly those of ``librosa.stft(y, n_fft, hop_length, window,
     center=True, pad_mode="constant")``: the stream is padded with ``n_fft // 2``
-    zeros at both ends. With ``pool=1`` the result equals ``|stft|**2``.
+    zeros at both ends. With ``pool=1`` the result equals ``|stft|**2``
+    (computed with numpy, see :mod:`audiokit.plots.dsp`).
 
     Parameters
     ----------
@@ -143,6 +148,7 @@ class PooledStft:
         import numpy as np
 
         self.p = params
+        self._win = dsp.window(params.window, params.n_fft)
         self.pool = max(1, int(pool))
         self._buf = np.zeros((lanes, params.n_fft // 2), dtype=np.float32)
         self._acc: np.ndarray | None = None  # power summed over the current group
@@ -151,19 +157,13 @@ class PooledStft:
         self.frames = 0
 
     def _frames_from_buffer(self) -> None:
-        import librosa
-        import numpy as np
-
         n_fft, hop = self.p.n_fft, self.p.hop_length
         avail = self._buf.shape[-1]
         if avail < n_fft:
             return
         m = 1 + (avail - n_fft) // hop
         seg = self._buf[:, : (m - 1) * hop + n_fft]
-        spec = librosa.stft(
-            seg, n_fft=n_fft, hop_length=hop, window=self.p.window, center=False
-        )
-        power = (spec.real**2 + spec.imag**2).astype(np.float32)  # (lanes, bins, m)
+        power = dsp.stft_power(seg, n_fft, hop, self._win)  # (lanes, bins, m)
         self._buf = self._buf[:, m * hop :]
         self.frames += m
         self._pool(power)
@@ -228,12 +228,11 @@ def power_to_db(power: np.ndarray, top_db: float | None = DEFAULT_TOP_DB) -> np.
     -------
     np.ndarray, float32, same shape, values in ``[-top_db, 0]``.
     """
-    import librosa
     import numpy as np
 
     if power.size == 0 or float(np.max(power)) <= 0.0:
         return np.full(power.shape, -(top_db or DEFAULT_TOP_DB), dtype=np.float32)
-    return np.asarray(librosa.power_to_db(power, ref=np.max, top_db=top_db), dtype=np.float32)
+    return dsp.power_to_db(power, top_db)
 
 
 def mel_power(
@@ -249,10 +248,9 @@ def mel_power(
     -------
     np.ndarray, shape (..., n_mels, frames)
     """
-    import librosa
     import numpy as np
 
-    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    basis = dsp.mel_filters(sr, n_fft, n_mels, fmin, sr / 2 if fmax is None else fmax)
     return np.asarray(np.einsum("mf,...ft->...mt", basis, power), dtype=np.float32)
 
 
@@ -262,13 +260,12 @@ def mel_band_edges(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     Band ``i`` is drawn between the midpoints (in mel) to its neighbours'
     filter centres, so each filter's centre frequency lies in its band.
     """
-    import librosa
     import numpy as np
 
-    lo, hi = librosa.hz_to_mel(fmin), librosa.hz_to_mel(fmax)
+    lo, hi = float(dsp.hz_to_mel(fmin)), float(dsp.hz_to_mel(fmax))
     step = (hi - lo) / (n_mels + 1)
     edges_mel = lo + step / 2 + step * np.arange(n_mels + 1)
-    return np.asarray(librosa.mel_to_hz(edges_mel), dtype=np.float64)
+    return np.asarray(dsp.mel_to_hz(edges_mel), dtype=np.float64)
 
 
 def frame_edges(n_cols: int, pool: int, n_frames_total: int, hop_length: int, sr: int,
@@ -334,9 +331,7 @@ class SegmentAverage:
                            noverlap=self.nperseg - self.step, axis=-1)
             total = pxx * m
         else:
-            from scipy.signal import get_window
-
-            w = get_window("hann", self.nperseg).astype(np.float32)
+            w = dsp.window("hann", self.nperseg)
             view = np.lib.stride_tricks.sliding_window_view(chunk, self.nperseg, axis=-1)
             segs = view[:, :: self.step][:, :m]
             total = np.abs(np.fft.rfft(segs * w, axis=-1)).sum(axis=1)

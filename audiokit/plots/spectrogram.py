@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from audiokit import writers
 from audiokit.errors import InputError
-from audiokit.plots import figures, render, sources, spectra
+from audiokit.plots import dsp, figures, render, sources, spectra
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,7 +69,6 @@ def rows_of(power: np.ndarray, sr: int, sp: SpectralOptions, scale: str, path: s
     freqs : np.ndarray, shape (rows,)
     edges : np.ndarray, shape (rows + 1,)
     """
-    import librosa
     import numpy as np
 
     n_fft = sp.stft.n_fft
@@ -78,7 +77,7 @@ def rows_of(power: np.ndarray, sr: int, sp: SpectralOptions, scale: str, path: s
         raise InputError(f"--fmin {sp.fmin:g} Hz is not below {fmax:g} Hz at {sr} Hz", path)
     if scale == "mel":
         rows = spectra.mel_power(power, sr, n_fft, sp.n_mels, sp.fmin, fmax)
-        freqs = librosa.mel_frequencies(sp.n_mels + 2, fmin=sp.fmin, fmax=fmax)[1:-1]
+        freqs = dsp.mel_frequencies(sp.n_mels + 2, sp.fmin, fmax)[1:-1]
         return rows, np.asarray(freqs), spectra.mel_band_edges(sp.n_mels, sp.fmin, fmax)
     centres = np.arange(1 + n_fft // 2) * sr / n_fft
     keep = (centres >= sp.fmin) & (centres <= fmax)
@@ -103,14 +102,13 @@ def compute(
     max_columns
         Most time columns (0: one per STFT frame).
     preemphasis
-        Coefficient of ``librosa.effects.preemphasis``; adds a second matrix.
+        Coefficient of the pre-emphasis (as ``librosa.effects.preemphasis``); adds a
+        second matrix.
 
     Returns
     -------
     list of SpecMatrix: ``[original]`` or ``[original, pre-emphasised]``.
     """
-    import librosa
-
     st = sp.stft
     pool = spectra.pool_factor(span.frames, st.hop_length, max_columns)
     accs = [spectra.PooledStft(st, span.lanes, pool)]
@@ -120,8 +118,7 @@ def compute(
     for block in sources.iter_lanes(path, info, span):
         accs[0].feed(block)
         if preemphasis is not None:
-            filtered, zf = librosa.effects.preemphasis(block, coef=preemphasis, zi=zf,
-                                                       return_zf=True)
+            filtered, zf = dsp.preemphasis(block, preemphasis, zf)
             accs[1].feed(filtered)
     out = []
     for acc in accs:

@@ -211,7 +211,8 @@ def validate(figure: FigureOptions, spectral: SpectralOptions, kind: str = "plot
         raise UsageError("--hop-length must not exceed --n-fft")
     if spectral.top_db <= 0:
         raise UsageError("--top-db must be positive")
-    _check_window(spectral.stft.window)
+    if spectral.stft.window not in ("hann", "hanning"):
+        _check_window(spectral.stft.window)
     if spectral.cmap is not None:
         _check_cmap(spectral.cmap)
 
