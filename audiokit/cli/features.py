@@ -27,8 +27,6 @@ from audiokit.cli.options import (
 from audiokit.errors import UsageError
 from audiokit.features.schema import (
     DEFAULT_GROUPS,
-    GROUP_HELP,
-    GROUPS,
     FeatureParams,
     frame_columns,
     parse_groups,
@@ -40,19 +38,33 @@ from audiokit.features.schema import (
 ROWS_PER_GROUP = 512
 
 INDEX_TYPES = {
-    "path": "string", "label": "string", "duration": "float64", "sample_rate": "int32",
-    "frame": "int64", "time": "float64", "window": "int32", "start": "float64", "end": "float64",
+    "path": "string",
+    "label": "string",
+    "duration": "float64",
+    "sample_rate": "int32",
+    "frame": "int64",
+    "time": "float64",
+    "window": "int32",
+    "start": "float64",
+    "end": "float64",
 }
 
 
-def _task(inp: Input, params: FeatureParams, frames: bool, window: float | None,
-          window_hop: float | None, block_jobs: int) -> Any:
+def _task(
+    inp: Input,
+    params: FeatureParams,
+    frames: bool,
+    window: float | None,
+    window_hop: float | None,
+    block_jobs: int,
+) -> Any:
     from audiokit.features import extract_file
     from audiokit.features.blocks import single_thread_blas
 
     single_thread_blas()
-    return extract_file(inp.path, params, frames=frames, window=window, window_hop=window_hop,
-                        jobs=block_jobs)
+    return extract_file(
+        inp.path, params, frames=frames, window=window, window_hop=window_hop, jobs=block_jobs
+    )
 
 
 def _preload(params: FeatureParams) -> None:
@@ -77,11 +89,6 @@ def _label(inp: Input) -> str:
     if inp.display == "-":
         return ""
     return Path(inp.path).resolve().parent.name
-
-
-def _groups_help() -> str:
-    lines = [f"{g}: {GROUP_HELP[g]}" for g in GROUPS]
-    return "; ".join(lines)
 
 
 @click.command(
@@ -111,39 +118,86 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
 """,
 )
 @batch_options
-@click.option("-o", "--output", metavar="FILE",
-              help="Write a table: .parquet, .csv, .tsv or .jsonl (by extension).")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    help="Write a table: .parquet, .csv, .tsv or .jsonl (by extension).",
+)
 @json_option
 @csv_option
-@click.option("--features", "features", metavar="GROUPS", default=None,
-              help="Feature groups, comma-separated (default: "
-              + ",".join(DEFAULT_GROUPS) + "; see below).")
-@click.option("--stats", metavar="LIST", default=None,
-              help="Statistics of summary and window rows: mean, std, min, max, median, "
-              "pNN (default: mean,std,min,max).")
-@click.option("--frames", is_flag=True,
-              help="One row per frame (with its time in seconds) instead of one per file.")
-@click.option("--window", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="One row of statistics per window of SECONDS.")
-@click.option("--window-hop", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Start a window every SECONDS (default: the window length).")
-@click.option("--label-from-parent", is_flag=True,
-              help="Add a 'label' column: the name of each file's folder (data/<label>/x.wav).")
+@click.option(
+    "--features",
+    "features",
+    metavar="GROUPS",
+    default=None,
+    help="Feature groups, comma-separated (default: " + ",".join(DEFAULT_GROUPS) + "; see below).",
+)
+@click.option(
+    "--stats",
+    metavar="LIST",
+    default=None,
+    help="Statistics of summary and window rows: mean, std, min, max, median, "
+    "pNN (default: mean,std,min,max).",
+)
+@click.option(
+    "--frames",
+    is_flag=True,
+    help="One row per frame (with its time in seconds) instead of one per file.",
+)
+@click.option(
+    "--window",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="One row of statistics per window of SECONDS.",
+)
+@click.option(
+    "--window-hop",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Start a window every SECONDS (default: the window length).",
+)
+@click.option(
+    "--label-from-parent",
+    is_flag=True,
+    help="Add a 'label' column: the name of each file's folder (data/<label>/x.wav).",
+)
 @sr_option(22050)
 @n_fft_option()
 @hop_length_option()
 @n_mels_option()
-@click.option("--n-mfcc", type=click.IntRange(min=1), default=13, show_default=True,
-              help="Number of MFCC coefficients.")
+@click.option(
+    "--n-mfcc",
+    type=click.IntRange(min=1),
+    default=13,
+    show_default=True,
+    help="Number of MFCC coefficients.",
+)
 @fmin_option()
 @fmax_option()
-@click.option("--list-columns", is_flag=True,
-              help="Print the feature column names for these options and exit.")
+@click.option(
+    "--list-columns",
+    is_flag=True,
+    help="Print the feature column names for these options and exit.",
+)
 def features_cmd(
-    batch: BatchOptions, output: str | None, as_json: bool, as_csv: bool,
-    features: str | None, stats: str | None, frames: bool, window: float | None,
-    window_hop: float | None, label_from_parent: bool, sr: int | None, n_fft: int,
-    hop_length: int, n_mels: int, n_mfcc: int, fmin: float, fmax: float | None,
+    batch: BatchOptions,
+    output: str | None,
+    as_json: bool,
+    as_csv: bool,
+    features: str | None,
+    stats: str | None,
+    frames: bool,
+    window: float | None,
+    window_hop: float | None,
+    label_from_parent: bool,
+    sr: int | None,
+    n_fft: int,
+    hop_length: int,
+    n_mels: int,
+    n_mfcc: int,
+    fmin: float,
+    fmax: float | None,
     list_columns: bool,
 ) -> None:
     """Extract audio features into one table: a row per file, per window or per frame.
@@ -162,8 +216,15 @@ def features_cmd(
     (or CSV with --csv).
     """
     params = FeatureParams(
-        groups=parse_groups(features), sr=sr, n_fft=n_fft, hop_length=hop_length,
-        n_mels=n_mels, n_mfcc=n_mfcc, fmin=fmin, fmax=fmax, stats=parse_stats(stats),
+        groups=parse_groups(features),
+        sr=sr,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        n_mels=n_mels,
+        n_mfcc=n_mfcc,
+        fmin=fmin,
+        fmax=fmax,
+        stats=parse_stats(stats),
     )
     if frames and window:
         raise UsageError("--frames and --window exclude each other")
@@ -186,8 +247,14 @@ def features_cmd(
     jobs = batch.jobs or default_jobs()
     n_inputs = max(len(run.inputs), 1)
     block_jobs = jobs // n_inputs if n_inputs < jobs else 1
-    task = functools.partial(_task, params=params, frames=frames, window=window,
-                             window_hop=window_hop, block_jobs=block_jobs)
+    task = functools.partial(
+        _task,
+        params=params,
+        frames=frames,
+        window=window,
+        window_hop=window_hop,
+        block_jobs=block_jobs,
+    )
     types = {**INDEX_TYPES, **{c: "float32" for c in feat_cols}}
     with contextlib.ExitStack() as stack:
         writer = None
@@ -195,8 +262,11 @@ def features_cmd(
             from audiokit.writers import TableWriter
 
             writer = stack.enter_context(
-                TableWriter(output, metadata=_metadata(params, frames, window, window_hop,
-                                                       label_from_parent), types=types)
+                TableWriter(
+                    output,
+                    metadata=_metadata(params, frames, window, window_hop, label_from_parent),
+                    types=types,
+                )
             )
         buffered: list[dict[str, Any]] = []
         for res in run.run(task):
@@ -233,15 +303,20 @@ def _check_output(output: str, inputs: list[Input]) -> None:
             raise UsageError(f"output {output} would overwrite an input")
 
 
-def _metadata(params: FeatureParams, frames: bool, window: float | None,
-              window_hop: float | None, label: bool) -> dict[str, str]:
+def _metadata(
+    params: FeatureParams, frames: bool, window: float | None, window_hop: float | None, label: bool
+) -> dict[str, str]:
     from importlib.metadata import version
 
     from audiokit import __version__
 
     shape = "frames" if frames else ("windows" if window else "summary")
-    options = {"shape": shape, "window": window, "window_hop": window_hop or window,
-               "label_from_parent": label}
+    options = {
+        "shape": shape,
+        "window": window,
+        "window_hop": window_hop or window,
+        "label_from_parent": label,
+    }
     return {
         "audiokit.command": "features",
         "audiokit.version": __version__,

@@ -42,8 +42,17 @@ if TYPE_CHECKING:
     from audiokit.features.blocks import Source
 
 __all__ = [
-    "DEFAULT_GROUPS", "DEFAULT_STATS", "GROUPS", "GROUP_HELP", "FeatureParams", "FeatureResult",
-    "extract", "extract_file", "frame_columns", "parse_groups", "parse_stats",
+    "DEFAULT_GROUPS",
+    "DEFAULT_STATS",
+    "GROUPS",
+    "GROUP_HELP",
+    "FeatureParams",
+    "FeatureResult",
+    "extract",
+    "extract_file",
+    "frame_columns",
+    "parse_groups",
+    "parse_stats",
     "summary_columns",
 ]
 
@@ -173,8 +182,17 @@ def extract(
     from audiokit.audio_io import to_mono
     from audiokit.features.blocks import ArraySource
 
-    p = _params(groups=groups, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
-                n_mfcc=n_mfcc, fmin=fmin, fmax=fmax, stats=stats)
+    p = _params(
+        groups=groups,
+        sr=sr,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        n_mels=n_mels,
+        n_mfcc=n_mfcc,
+        fmin=fmin,
+        fmax=fmax,
+        stats=stats,
+    )
     y = np.ascontiguousarray(to_mono(np.asarray(y, dtype=np.float32)))
     if y.ndim != 1 or len(y) == 0:
         raise UsageError("y must be a non-empty 1-D or 2-D array")
@@ -219,8 +237,14 @@ def extract_file(
 
 
 def _run(
-    source: Source, sr: int, p: FeatureParams, frames: bool, window: float | None,
-    window_hop: float | None, block_frames: int | None, jobs: int = 1,
+    source: Source,
+    sr: int,
+    p: FeatureParams,
+    frames: bool,
+    window: float | None,
+    window_hop: float | None,
+    block_frames: int | None,
+    jobs: int = 1,
 ) -> FeatureResult:
     import numpy as np
 
@@ -237,17 +261,21 @@ def _run(
     duration = source.n / sr
     n_cols = len(frame_columns(p))
     kept: list[np.ndarray] = []
-    hidden: dict[str, list[np.ndarray]] = {"tempo_env": [], "harmonic": [], "percussive": [],
-                                           "voiced": []}
+    hidden: dict[str, list[np.ndarray]] = {
+        "tempo_env": [],
+        "harmonic": [],
+        "percussive": [],
+        "voiced": [],
+    }
     bounds = (
         stats.window_bounds(duration, n_frames, sr, p.hop_length, window, window_hop or window)
-        if window else [(0.0, duration, 0, n_frames)]
+        if window
+        else [(0.0, duration, 0, n_frames)]
     )
     summary = stats.Summary(n_cols, p.stats, n_frames) if not frames and not window else None
     windows = stats.Windows(n_cols, p.stats, bounds) if window else None
     tempogram = rhythm.Tempogram(sr, p.hop_length) if "tempo" in p.groups else None
-    for _, bf in blocks.iter_blocks(source, sr, p, block_frames or blocks.BLOCK_FRAMES,
-                                      jobs):
+    for _, bf in blocks.iter_blocks(source, sr, p, block_frames or blocks.BLOCK_FRAMES, jobs):
         if frames:
             kept.append(bf.values)
         elif summary is not None:
@@ -263,20 +291,39 @@ def _run(
     if frames:
         values = np.hstack(kept).T if kept else np.zeros((0, n_cols), np.float32)
         t = np.arange(values.shape[0]) * p.hop_length / sr
-        return FeatureResult("frames", sr, duration, n_frames, frame_columns(p),
-                             np.ascontiguousarray(values, dtype=np.float32), t, t, p)
+        return FeatureResult(
+            "frames",
+            sr,
+            duration,
+            n_frames,
+            frame_columns(p),
+            np.ascontiguousarray(values, dtype=np.float32),
+            t,
+            t,
+            p,
+        )
     feats = summary.result()[None] if summary is not None else windows.finish()  # type: ignore[union-attr]
     joined = {k: np.concatenate(v) for k, v in hidden.items() if v}
     scal = _scalars(joined, p, sr, [(lo, hi) for _, _, lo, hi in bounds], tempogram)
     values = np.hstack([feats, scal]).astype(np.float32)
     return FeatureResult(
-        "windows" if window else "summary", sr, duration, n_frames, summary_columns(p),
-        values, np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds]), p,
+        "windows" if window else "summary",
+        sr,
+        duration,
+        n_frames,
+        summary_columns(p),
+        values,
+        np.array([b[0] for b in bounds]),
+        np.array([b[1] for b in bounds]),
+        p,
     )
 
 
 def _scalars(
-    hidden: dict[str, np.ndarray], p: FeatureParams, sr: int, ranges: list[tuple[int, int]],
+    hidden: dict[str, np.ndarray],
+    p: FeatureParams,
+    sr: int,
+    ranges: list[tuple[int, int]],
     tg: Any,
 ) -> np.ndarray:
     """Per-file or per-window scalar columns, shape (len(ranges), n_scalars)."""

@@ -79,8 +79,7 @@ class StreamSource:
         if self.sr != self.native:
             import soxr
 
-            self._rs = soxr.ResampleStream(self.native, self.sr, 1, dtype="float32",
-                                           quality="HQ")
+            self._rs = soxr.ResampleStream(self.native, self.sr, 1, dtype="float32", quality="HQ")
         self._buf = np.zeros(0, np.float32)
         self._pending: list[np.ndarray] = []
         self._have = 0  # samples in _buf and _pending
@@ -188,8 +187,11 @@ def iter_blocks(
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                               initializer=single_thread_blas)
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=single_thread_blas,
+    )
     pending: deque[tuple[int, Future[BlockFeatures]]] = deque()
     try:
         for f0, y, ext, core, width in _plan(source, sr, p, block_frames):

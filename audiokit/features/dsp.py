@@ -54,8 +54,9 @@ def _hz_to_mel(f: float | np.ndarray) -> np.ndarray:
     mels = f / f_sp
     min_log_mel = 1000.0 / f_sp
     logstep = math.log(6.4) / 27.0
-    return np.where(f >= 1000.0, min_log_mel + np.log(np.maximum(f, 1e-10) / 1000.0) / logstep,
-                    mels)
+    return np.where(
+        f >= 1000.0, min_log_mel + np.log(np.maximum(f, 1e-10) / 1000.0) / logstep, mels
+    )
 
 
 def _mel_to_hz(m: np.ndarray) -> np.ndarray:

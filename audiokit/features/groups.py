@@ -225,7 +225,11 @@ def onset_envelope(mel_db: np.ndarray, p: FeatureParams, median: bool = False) -
 
 
 def compute_block(
-    y: np.ndarray, sr: int, p: FeatureParams, ext: tuple[int, int], core: tuple[int, int],
+    y: np.ndarray,
+    sr: int,
+    p: FeatureParams,
+    ext: tuple[int, int],
+    core: tuple[int, int],
     width: int,
 ) -> BlockFeatures:
     """Compute the selected frame-level features of one stretch of audio.
@@ -318,8 +322,12 @@ def compute_block(
     if g & {"cens", "tonnetz"}:
         cens, tonnetz = _cqt_groups(y, sr, p)
         # Insert the CQT groups at their place in column order.
-        out = _insert_cqt(out, p, cens[:, c0:c1] if cens is not None else None,
-                          tonnetz[:, c0:c1] if tonnetz is not None else None)
+        out = _insert_cqt(
+            out,
+            p,
+            cens[:, c0:c1] if cens is not None else None,
+            tonnetz[:, c0:c1] if tonnetz is not None else None,
+        )
     res.values = np.ascontiguousarray(np.vstack(out), dtype=np.float32) if out else res.values
     return res
 
@@ -328,8 +336,16 @@ def _insert_cqt(
     out: list[np.ndarray], p: FeatureParams, cens: np.ndarray | None, tonnetz: np.ndarray | None
 ) -> list[np.ndarray]:
     """Put CENS and tonnetz arrays at their group's position in ``out``."""
-    per_group = {"mfcc": 3, "mel": 1, "spectral": 5, "zcr": 1, "rms": 1, "chroma": 1,
-                 "onset": 1, "f0": 2}
+    per_group = {
+        "mfcc": 3,
+        "mel": 1,
+        "spectral": 5,
+        "zcr": 1,
+        "rms": 1,
+        "chroma": 1,
+        "onset": 1,
+        "f0": 2,
+    }
     result: list[np.ndarray] = []
     i = 0
     for group in p.groups:
@@ -356,19 +372,37 @@ def _cqt_groups(
     n_oct = cqt_octaves(sr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short clips: filters longer than the signal
-        C = np.abs(librosa.cqt(y, sr=sr, hop_length=p.hop_length, fmin=CQT_FMIN,
-                               n_bins=n_oct * CQT_BINS_PER_OCTAVE,
-                               bins_per_octave=CQT_BINS_PER_OCTAVE, tuning=0.0))
+        C = np.abs(
+            librosa.cqt(
+                y,
+                sr=sr,
+                hop_length=p.hop_length,
+                fmin=CQT_FMIN,
+                n_bins=n_oct * CQT_BINS_PER_OCTAVE,
+                bins_per_octave=CQT_BINS_PER_OCTAVE,
+                tuning=0.0,
+            )
+        )
     cens = tonnetz = None
     if "cens" in p.groups:
         cens = librosa.feature.chroma_cens(
-            C=C, sr=sr, hop_length=p.hop_length, fmin=CQT_FMIN,
-            bins_per_octave=CQT_BINS_PER_OCTAVE, n_octaves=n_oct, tuning=0.0,
+            C=C,
+            sr=sr,
+            hop_length=p.hop_length,
+            fmin=CQT_FMIN,
+            bins_per_octave=CQT_BINS_PER_OCTAVE,
+            n_octaves=n_oct,
+            tuning=0.0,
         )
     if "tonnetz" in p.groups:
         chroma = librosa.feature.chroma_cqt(
-            C=C, sr=sr, hop_length=p.hop_length, fmin=CQT_FMIN,
-            bins_per_octave=CQT_BINS_PER_OCTAVE, n_octaves=n_oct, tuning=0.0,
+            C=C,
+            sr=sr,
+            hop_length=p.hop_length,
+            fmin=CQT_FMIN,
+            bins_per_octave=CQT_BINS_PER_OCTAVE,
+            n_octaves=n_oct,
+            tuning=0.0,
         )
         tonnetz = librosa.feature.tonnetz(sr=sr, chroma=chroma)
     return cens, tonnetz
@@ -381,7 +415,12 @@ def _pyin(y: np.ndarray, sr: int, p: FeatureParams) -> tuple[np.ndarray, ...]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f0, voiced, prob = librosa.pyin(
-            y, fmin=F0_MIN, fmax=min(F0_MAX, sr / 2 * 0.95), sr=sr,
-            frame_length=max(p.n_fft, 2048), hop_length=p.hop_length, center=True,
+            y,
+            fmin=F0_MIN,
+            fmax=min(F0_MAX, sr / 2 * 0.95),
+            sr=sr,
+            frame_length=max(p.n_fft, 2048),
+            hop_length=p.hop_length,
+            center=True,
         )
     return f0, voiced, prob

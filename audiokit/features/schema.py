@@ -17,13 +17,30 @@ from audiokit.errors import UsageError
 
 #: Every feature group, in output order.
 GROUPS: tuple[str, ...] = (
-    "mfcc", "mel", "spectral", "zcr", "rms", "chroma", "cens", "tonnetz",
-    "onset", "tempo", "hpss", "f0",
+    "mfcc",
+    "mel",
+    "spectral",
+    "zcr",
+    "rms",
+    "chroma",
+    "cens",
+    "tonnetz",
+    "onset",
+    "tempo",
+    "hpss",
+    "f0",
 )
 
 #: Groups computed when ``--features`` is not given (fast, all derived from one STFT).
 DEFAULT_GROUPS: tuple[str, ...] = (
-    "mfcc", "mel", "spectral", "zcr", "rms", "chroma", "onset", "tempo",
+    "mfcc",
+    "mel",
+    "spectral",
+    "zcr",
+    "rms",
+    "chroma",
+    "onset",
+    "tempo",
 )
 
 #: What each group holds (for ``--help`` and the README).
@@ -177,8 +194,11 @@ def frame_features(p: FeatureParams) -> list[tuple[str, int]]:
             out.append(("mel", p.n_mels))
         elif g == "spectral":
             out += [
-                ("spectral_centroid", 1), ("spectral_bandwidth", 1), ("spectral_rolloff", 1),
-                ("spectral_contrast", CONTRAST_BANDS + 1), ("spectral_flatness", 1),
+                ("spectral_centroid", 1),
+                ("spectral_bandwidth", 1),
+                ("spectral_rolloff", 1),
+                ("spectral_contrast", CONTRAST_BANDS + 1),
+                ("spectral_flatness", 1),
             ]
         elif g == "zcr":
             out.append(("zcr", 1))

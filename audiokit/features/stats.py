@@ -60,8 +60,10 @@ class Summary:
             else:
                 self._tmp = tempfile.TemporaryDirectory(prefix="audiokit-features-")
                 self.store = np.lib.format.open_memmap(
-                    os.path.join(self._tmp.name, "frames.npy"), mode="w+",
-                    dtype=np.float32, shape=(n_cols, n_frames),
+                    os.path.join(self._tmp.name, "frames.npy"),
+                    mode="w+",
+                    dtype=np.float32,
+                    shape=(n_cols, n_frames),
                 )
 
     def add(self, values: np.ndarray) -> None:
@@ -163,8 +165,9 @@ class Windows:
     length plus one block).
     """
 
-    def __init__(self, n_cols: int, stats: tuple[str, ...],
-                 bounds: list[tuple[float, float, int, int]]) -> None:
+    def __init__(
+        self, n_cols: int, stats: tuple[str, ...], bounds: list[tuple[float, float, int, int]]
+    ) -> None:
         self.n_cols, self.stats, self.bounds = n_cols, stats, bounds
         self.blocks: list[tuple[int, np.ndarray]] = []
         self.seen = 0
