@@ -330,3 +330,12 @@ def test_beat_tracker_port_equals_librosa(sample_dir, corpus_dir) -> None:
         assert np.abs(ours - ref).max(initial=0) <= 1, f  # float32 ties may move a beat 1 frame
         exact += np.array_equal(ours, ref)
     assert exact >= len(files) - 1
+
+
+def test_percentiles_spilled_to_disk_equal_in_memory(y: np.ndarray, monkeypatch) -> None:
+    from audiokit.features import stats
+
+    ref = extract(y, SR, "mfcc,rms", stats="median,p5,p95", block_frames=20)
+    monkeypatch.setattr(stats, "MEMORY_BUDGET", 0)
+    spilled = extract(y, SR, "mfcc,rms", stats="median,p5,p95", block_frames=20)
+    np.testing.assert_array_equal(spilled.values, ref.values)

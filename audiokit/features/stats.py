@@ -3,8 +3,10 @@
 Mean, standard deviation (population, ``ddof=0``), min and max are exact and
 accumulated block by block (Chan's pairwise update in float64), so memory does
 not depend on the duration. Median and percentiles need every value: frames
-are kept as float32, in memory up to :data:`MEMORY_BUDGET` bytes and in a
-temporary memory-mapped file beyond, then reduced one column at a time.
+are kept as float32, in memory up to :data:`MEMORY_BUDGET` bytes and beyond
+that appended block by block to a temporary file (plain writes, not a memory
+map, so they do not count in the process's memory), then read back and
+reduced one column at a time.
 NaN values (unvoiced f0, deltas of clips under 3 frames) are ignored; a
 column with no finite value gives NaN.
 """
@@ -54,17 +56,14 @@ class Summary:
         self.filled = 0
         self.store: Any = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._file: Any = None
+        self._blocks: list[tuple[int, int]] = []  # (byte offset, frames) in the spill file
         if _needs_values(stats):
             if n_cols * n_frames * 4 <= MEMORY_BUDGET:
                 self.store = np.empty((n_cols, n_frames), np.float32)
             else:
                 self._tmp = tempfile.TemporaryDirectory(prefix="audiokit-features-")
-                self.store = np.lib.format.open_memmap(
-                    os.path.join(self._tmp.name, "frames.npy"),
-                    mode="w+",
-                    dtype=np.float32,
-                    shape=(n_cols, n_frames),
-                )
+                self._file = open(os.path.join(self._tmp.name, "frames.f32"), "w+b")
 
     def add(self, values: np.ndarray) -> None:
         """Add frames, shape (n_cols, n)."""
@@ -75,6 +74,9 @@ class Summary:
             return
         if self.store is not None:
             self.store[:, self.filled : self.filled + n] = values
+        elif self._file is not None:
+            self._blocks.append((self._file.tell(), n))
+            np.ascontiguousarray(values, dtype=np.float32).tofile(self._file)
         self.filled += n
         v = values.astype(np.float64)
         finite = np.isfinite(v)
@@ -115,7 +117,7 @@ class Summary:
         if pcts:
             qs = np.full((self.n_cols, len(pcts)), np.nan)
             for c in range(self.n_cols):
-                col = np.asarray(self.store[c, : self.filled], dtype=np.float64)
+                col = self._column(c).astype(np.float64)
                 col = col[np.isfinite(col)]
                 if len(col):
                     qs[c] = np.percentile(col, pcts)
@@ -125,8 +127,23 @@ class Summary:
         self.close()
         return out.astype(np.float32)
 
+    def _column(self, c: int) -> np.ndarray:
+        """All values of column ``c`` (from memory or the spill file)."""
+        import numpy as np
+
+        if self.store is not None:
+            return np.asarray(self.store[c, : self.filled])
+        parts = []
+        for offset, n in self._blocks:
+            self._file.seek(offset + c * n * 4)
+            parts.append(np.fromfile(self._file, dtype=np.float32, count=n))
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
     def close(self) -> None:
         self.store = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
