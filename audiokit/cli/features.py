@@ -35,7 +35,7 @@ from audiokit.features.schema import (
 )
 
 #: Rows buffered before a Parquet row group is written.
-ROWS_PER_GROUP = 512
+ROWS_PER_GROUP = 1024
 
 INDEX_TYPES = {
     "path": "string",
@@ -276,15 +276,18 @@ def features_cmd(
                 prefix["label"] = _label(res.input)
             prefix["duration"] = r.duration
             prefix["sample_rate"] = r.sr
-            rows = r.rows(prefix)
-            if writer is None:
-                for row in rows:
-                    printer.add(row)
-                continue
-            buffered.extend(rows)
-            if len(buffered) >= ROWS_PER_GROUP:
-                writer.write(buffered)
-                buffered = []
+            # Rows are made ROWS_PER_GROUP at a time: a long file in --frames mode
+            # never exists as Python objects all at once.
+            for a in range(0, len(r.values), ROWS_PER_GROUP):
+                rows = r.rows(prefix, a, a + ROWS_PER_GROUP)
+                if writer is None:
+                    for row in rows:
+                        printer.add(row)
+                    continue
+                buffered.extend(rows)
+                if len(buffered) >= ROWS_PER_GROUP:
+                    writer.write(buffered)
+                    buffered = []
         if writer is not None and buffered:
             writer.write(buffered)
     run.exit()

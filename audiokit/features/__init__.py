@@ -96,16 +96,18 @@ class FeatureResult:
         """One column, shape (n_rows,)."""
         return self.values[:, self.columns.index(name)]
 
-    def rows(self, prefix: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Rows as dicts: ``prefix`` columns, then the index columns, then the features.
+    def rows(
+        self, prefix: dict[str, Any] | None = None, start: int = 0, stop: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows ``start..stop`` as dicts: ``prefix`` columns, the index columns, the features.
 
         Index columns: ``frame`` and ``time`` for frames, ``window``, ``start`` and
         ``end`` for windows, none for a summary.
         """
         prefix = prefix or {}
-        vals = self.values.tolist()
+        vals = self.values[start:stop].tolist()
         out = []
-        for i, row in enumerate(vals):
+        for i, row in enumerate(vals, start):
             r: dict[str, Any] = dict(prefix)
             if self.kind == "frames":
                 r["frame"] = i
