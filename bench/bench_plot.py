@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -89,6 +91,12 @@ def _wall(args: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) used so far by finished child processes."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _clips(tmp: Path) -> None:
     clips = make_clips(DATA / "plot_clips_200", N_CLIPS)
     files = sorted(clips.glob("*.wav"))[:N_CLIPS]
@@ -99,13 +107,16 @@ def _clips(tmp: Path) -> None:
         for jobs in (1, 2):
             out = tmp / f"{label}-{jobs}"
             shutil.rmtree(out, ignore_errors=True)
+            c0 = _cpu()
             t = _wall([AUDIOKIT, *cmd, str(clips), "-o", str(out), "-j", str(jobs), "-q"])
+            cpu = _cpu() - c0
             n = len(list(out.rglob("*.png")))
             assert n == len(files), (n, len(files))
             rates[jobs] = n / t
-            print(f"{label:<12} -j {jobs}: {n} images in {t:6.2f} s = {rates[jobs]:6.1f} img/s",
-                  flush=True)
-        print(f"{label:<12} -j 2 vs -j 1: x{rates[2] / rates[1]:4.2f}")
+            print(f"{label:<12} -j {jobs}: {n} images in {t:6.2f} s = {rates[jobs]:6.1f} img/s "
+                  f"({1000 * cpu / n:5.1f} ms CPU per image)", flush=True)
+        print(f"{label:<12} -j 2 vs -j 1: x{rates[2] / rates[1]:4.2f} (wall; the 2 cores are "
+              f"shared with other jobs, load average now {os.getloadavg()[0]:.1f})")
         if label == "spectrogram":
             loop_args = [a for f in files for a in (str(f), str(tmp / f"loop-{f.stem}.png"))]
             t_loop = _wall(_py(NAIVE_SPEC, *loop_args))
