@@ -285,7 +285,9 @@ def _run(
         elif windows is not None:
             windows.add(bf.values)
         if tempogram is not None and bf.tempo_env is not None:
-            tempogram.feed(bf.tempo_env)
+            tempogram.feed(bf.tempo_env, advance=bf.tempogram is None)
+            if bf.tempogram is not None:
+                tempogram.add_sum(bf.tempogram, len(bf.tempo_env))
         for key, parts in hidden.items():
             part = getattr(bf, key)
             if part is not None:

@@ -120,11 +120,11 @@ class StreamSource:
 
 def _plan(
     source: Source, sr: int, p: FeatureParams, block_frames: int
-) -> Iterator[tuple[int, np.ndarray, tuple[int, int], tuple[int, int], int]]:
-    """Blocks to compute: (first frame, samples, ext frames, core frames, delta width)."""
+) -> Iterator[tuple[int, np.ndarray, tuple[int, int], tuple[int, int], int, tuple[bool, bool]]]:
+    """Blocks to compute: (first frame, samples, ext frames, core frames, delta width, edges)."""
     n_frames = n_frames_for(source.n, p)
     width = delta_width(n_frames)
-    ctx = context_frames(p)
+    ctx = context_frames(p, sr)
     hop = p.hop_length
     pad_frames = -(-(p.n_fft // 2) // hop)
     for f0 in range(0, n_frames, block_frames):
@@ -133,7 +133,8 @@ def _plan(
         s = max(0, g0 - pad_frames) * hop
         e = min(source.n, (g1 - 1) * hop + p.n_fft)
         k = s // hop
-        yield f0, source.take(s, e), (g0 - k, g1 - k), (f0 - k, f1 - k), width
+        edges = (g0 == 0, g1 == n_frames)
+        yield f0, source.take(s, e), (g0 - k, g1 - k), (f0 - k, f1 - k), width, edges
 
 
 @functools.lru_cache(maxsize=1)
@@ -180,8 +181,8 @@ def iter_blocks(
     """
     n_blocks = -(-n_frames_for(source.n, p) // block_frames)
     if jobs <= 1 or n_blocks <= 1:
-        for f0, y, ext, core, width in _plan(source, sr, p, block_frames):
-            yield f0, compute_block(y, sr, p, ext, core, width)
+        for f0, y, ext, core, width, edges in _plan(source, sr, p, block_frames):
+            yield f0, compute_block(y, sr, p, ext, core, width, edges)
         return
     import multiprocessing
     from collections import deque
@@ -194,8 +195,8 @@ def iter_blocks(
     )
     pending: deque[tuple[int, Future[BlockFeatures]]] = deque()
     try:
-        for f0, y, ext, core, width in _plan(source, sr, p, block_frames):
-            pending.append((f0, pool.submit(compute_block, y, sr, p, ext, core, width)))
+        for f0, y, ext, core, width, edges in _plan(source, sr, p, block_frames):
+            pending.append((f0, pool.submit(compute_block, y, sr, p, ext, core, width, edges)))
             if len(pending) >= 2 * jobs:
                 first, fut = pending.popleft()
                 yield first, fut.result()

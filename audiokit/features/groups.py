@@ -47,6 +47,8 @@ class BlockFeatures:
         Frame-level feature columns in :func:`schema.frame_columns` order.
     tempo_env : np.ndarray, shape (n_frames,) or None
         Median-aggregated onset envelope (what librosa's beat tracker uses).
+    tempogram : np.ndarray, shape (win,) or None
+        Sum of the tempogram columns of these frames.
     harmonic, percussive : np.ndarray, shape (n_frames,) or None
         Energy per frame of the HPSS harmonic and percussive parts.
     voiced : np.ndarray, shape (n_frames,), bool, or None
@@ -55,15 +57,21 @@ class BlockFeatures:
 
     values: np.ndarray
     tempo_env: np.ndarray | None = None
+    tempogram: np.ndarray | None = None
     harmonic: np.ndarray | None = None
     percussive: np.ndarray | None = None
     voiced: np.ndarray | None = None
 
 
-def context_frames(p: FeatureParams) -> int:
+def context_frames(p: FeatureParams, sr: int) -> int:
     """Frames of context a block needs on each side for exact (or near-exact) results."""
+    from audiokit.features.rhythm import tempo_win_length
+
     shift = 1 + p.n_fft // (2 * p.hop_length)  # onset strength: lag 1 + framing offset
     c = max(4, shift + 1)  # delta width 9 looks 4 frames each way
+    if "tempo" in p.groups:  # 8-second tempogram windows centred on each frame
+        win = tempo_win_length(sr, p.hop_length)
+        c = max(c, win - win // 2 + shift + 1)
     if "hpss" in p.groups:
         c = max(c, HPSS_KERNEL // 2 + 1)
     if {"cens", "tonnetz", "f0"} & set(p.groups):
@@ -231,6 +239,7 @@ def compute_block(
     ext: tuple[int, int],
     core: tuple[int, int],
     width: int,
+    edges: tuple[bool, bool] = (True, True),
 ) -> BlockFeatures:
     """Compute the selected frame-level features of one stretch of audio.
 
@@ -249,6 +258,8 @@ def compute_block(
         ends unless those ends are the file's).
     width : int
         Delta window for the file (:func:`delta_width`); 0 gives NaN deltas.
+    edges : (bool, bool)
+        Whether ``ext`` starts at the file's first frame / ends at its last.
 
     Returns
     -------
@@ -308,7 +319,11 @@ def compute_block(
             out.append(onset_envelope(mel_db, p)[None, a:b])
         elif group == "tempo":
             assert mel_db is not None
-            res.tempo_env = onset_envelope(mel_db, p, median=True)[a:b]
+            from audiokit.features.rhythm import block_column_sum
+
+            env = onset_envelope(mel_db, p, median=True)
+            res.tempo_env = env[a:b]
+            res.tempogram = block_column_sum(env, (a, b), edges, sr, p.hop_length)
         elif group == "hpss":
             import librosa
 

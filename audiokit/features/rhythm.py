@@ -25,6 +25,48 @@ def tempo_win_length(sr: int, hop_length: int) -> int:
     return int(8.0 * sr) // hop_length
 
 
+def column_sum(padded: np.ndarray, t0: int, t1: int, win: int) -> np.ndarray:
+    """Sum of tempogram columns ``t0 <= t < t1`` of a padded onset envelope, shape (win,).
+
+    Column ``t`` is ``padded[t : t + win]`` times a periodic Hann window,
+    autocorrelated (``librosa.autocorrelate``) and scaled to a peak of 1
+    (``librosa.util.normalize(norm=inf)``), as in ``librosa.feature.tempogram``.
+    """
+    import numpy as np
+    import scipy.fft
+
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
+    total = np.zeros(win)
+    n_pad = scipy.fft.next_fast_len(2 * win - 1, real=True)
+    for a in range(t0, t1, CHUNK):
+        b = min(t1, a + CHUNK)
+        view = np.lib.stride_tricks.sliding_window_view(padded, win)[a:b]
+        spec = scipy.fft.rfft(view * window, n=n_pad, axis=-1)
+        ac = scipy.fft.irfft(spec.real**2 + spec.imag**2, n=n_pad, axis=-1)[:, :win]
+        peak = np.abs(ac).max(axis=1, keepdims=True)
+        peak[peak < np.finfo(ac.dtype).tiny] = 1.0
+        total += (ac / peak).sum(axis=0)
+    return total
+
+
+def block_column_sum(
+    env: np.ndarray, core: tuple[int, int], edges: tuple[bool, bool], sr: int, hop_length: int
+) -> np.ndarray:
+    """Tempogram column sum of the ``core`` frames of a block's onset envelope.
+
+    ``env`` covers the block's frames with at least ``win - win // 2`` frames of
+    context on each side, unless that side is an edge of the file (``edges``),
+    where the envelope is padded with librosa's linear ramp to zero instead.
+    """
+    import numpy as np
+
+    win = tempo_win_length(sr, hop_length)
+    half = win // 2
+    left, right = (half if edges[0] else 0), (half if edges[1] else 0)
+    padded = np.pad(env, (left, right), mode="linear_ramp", end_values=(0, 0))
+    return column_sum(padded, core[0] + left - half, core[1] + left - half, win)
+
+
 def _prior(bpms: np.ndarray) -> np.ndarray:
     """librosa's default tempo prior: log-normal around 120 BPM, nothing above 320 BPM."""
     import numpy as np
@@ -54,17 +96,16 @@ class Tempogram:
 
         self.sr, self.hop = sr, hop_length
         self.win = tempo_win_length(sr, hop_length)
-        # scipy's periodic Hann window (librosa's get_window("hann", fftbins=True))
-        self.window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.win) / self.win)
         self.parts: list[np.ndarray] = []
         self.env = np.zeros(0, np.float32)
         self.total = np.zeros(self.win)
         self.done = 0  # columns summed into ``total``
 
-    def feed(self, part: np.ndarray) -> None:
-        """Append envelope frames and sum the columns that are now complete."""
+    def feed(self, part: np.ndarray, advance: bool = True) -> None:
+        """Append envelope frames; sum the columns that are now complete (``advance``)."""
         self.parts.append(part)
-        self._advance(final=False)
+        if advance:
+            self._advance(final=False)
 
     def _padded(self) -> np.ndarray:
         import numpy as np
@@ -84,23 +125,12 @@ class Tempogram:
             self.done = stop
 
     def _columns(self, padded: np.ndarray, t0: int, t1: int) -> np.ndarray:
-        """Sum of the tempogram columns of frames ``t0 <= t < t1``, shape (win,)."""
-        import numpy as np
-        import scipy.fft
+        return column_sum(padded, t0, t1, self.win)
 
-        total = np.zeros(self.win)
-        n_pad = scipy.fft.next_fast_len(2 * self.win - 1, real=True)
-        for a in range(t0, t1, CHUNK):
-            b = min(t1, a + CHUNK)
-            view = np.lib.stride_tricks.sliding_window_view(padded, self.win)[a:b]
-            # librosa.autocorrelate: |rfft|^2 -> irfft, first win lags
-            spec = scipy.fft.rfft(view * self.window, n=n_pad, axis=-1)
-            ac = scipy.fft.irfft(spec.real**2 + spec.imag**2, n=n_pad, axis=-1)[:, : self.win]
-            # librosa.util.normalize(norm=inf): columns below ``tiny`` stay as they are
-            peak = np.abs(ac).max(axis=1, keepdims=True)
-            peak[peak < np.finfo(ac.dtype).tiny] = 1.0
-            total += (ac / peak).sum(axis=0)
-        return total
+    def add_sum(self, total: np.ndarray, n: int) -> None:
+        """Add the column sum of the next ``n`` frames, computed elsewhere (by a block)."""
+        self.total += total
+        self.done += n
 
     def tempo(self, t0: int = 0, t1: int | None = None) -> float:
         """Tempo (BPM) of frames ``t0..t1``, as ``librosa.feature.tempo`` (prior at 120 BPM)."""
