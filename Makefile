@@ -25,6 +25,9 @@ run: install  ## run the main job on sample_data/ into out/
 	mkdir -p $(OUT)
 	$(AUDIOKIT) inspect sample_data -o $(OUT)/inspect.parquet
 	$(AUDIOKIT) inspect sample_data --csv > $(OUT)/inspect.csv
+	$(AUDIOKIT) plot sample_data --kind overview -o $(OUT)/plots/ -q --overwrite
+	$(AUDIOKIT) plot sample_data --kind waveform -o $(OUT)/plots/ -q --overwrite
+	$(AUDIOKIT) spectrogram sample_data --scale mel -o $(OUT)/spectrograms/ --data $(OUT)/spectrograms/ -q --overwrite
 	$(AUDIOKIT) preprocess sample_data -o $(OUT)/preprocessed --mono --sr 16000 --normalize loudness --target -23 --overwrite --report $(OUT)/preprocess.parquet
 	$(AUDIOKIT) preprocess sample_data/speech -o $(OUT)/segments --mono --sr 16000 --trim --segment 2 --fade-ms 10 --format wav --overwrite --json > $(OUT)/preprocess_segments.jsonl
 	$(AUDIOKIT) transcribe sample_data/speech -q -o $(OUT)/transcripts -f srt

@@ -168,7 +168,7 @@ def plot_cmd(batch: BatchOptions, kind: str, output: str | None, as_json: bool,
     spectral = build_spectral(kw, n_mels=kw.pop("n_mels"), n_mfcc=kw.pop("n_mfcc"),
                               cmap=cmap)
     tasks.validate(figure, spectral, kind)
-    run = BatchRun(batch, desc=f"plot {kind}")
+    run = BatchRun(batch, desc=f"plot {kind}", output=output)
     if run.inputs:
         spec = outputs.plan(output, run.inputs, f"{{stem}}.{kind}.png")
         job = tasks.PlotJob(kind, figure, spectral, spec)

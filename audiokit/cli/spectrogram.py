@@ -76,7 +76,7 @@ def spectrogram_cmd(batch: BatchOptions, output: str | None, scale: str, data: s
     tasks.validate(figure, spectral, "spectrogram")
     if preemphasis is not None and not 0.0 <= preemphasis < 1.0:
         raise click.BadParameter("must be in [0, 1)", param_hint="--preemphasis")
-    run = BatchRun(batch, desc="spectrogram")
+    run = BatchRun(batch, desc="spectrogram", output=output)
     if run.inputs:
         spec = outputs.plan(output, run.inputs, "{stem}.spectrogram.png")
         data_spec = None
