@@ -4,9 +4,18 @@
 and derives every STFT-based feature from it the way librosa does when given
 ``S=``: magnitude for centroid, bandwidth, rolloff, contrast and flatness;
 power for the mel spectrogram and chroma; the mel dB spectrogram for MFCC and
-onset strength. Only zero-crossing rate and RMS read the samples (they are
-defined on them), and the opt-in CQT groups (CENS, tonnetz) and pYIN compute
-their own transform once for all their features.
+onset strength (and the median onset envelope that tempo and beats use).
+Zero-crossing rate and RMS read the samples (they are defined on them). The
+default groups use the numpy ports in :mod:`audiokit.features.dsp`, so they
+never import librosa; the opt-in CQT groups (CENS, tonnetz share one CQT),
+HPSS and pYIN call librosa.
+
+Departures from librosa's defaults, all so that a frame's value depends on
+its neighbourhood only (blocks, windows and whole files agree):
+
+- dB values (mel, MFCC, spectral contrast, onset strength) have a fixed floor
+  of -100 dB (``amin=1e-10``) instead of ``top_db=80`` below the loudest frame;
+- chroma (STFT and CQT) uses A440 tuning instead of estimating it per input.
 
 Frames are centred at multiples of ``hop_length`` (``center=True``), so a
 block of a long file gives exactly the frames of the whole-file computation

@@ -209,18 +209,23 @@ def beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.nda
     cumscore[0] = local[0]
     hi_off, lo_off = int(np.round(fpb / 2)), int(2 * fpb + 1)
     log_fpb = float(np.log(np.asarray(fpb, dtype=dtype)))  # numba takes it in the env's type
+    # Penalty of each lag (hi_off, hi_off + 1, ..., lo_off - 1), in search order.
+    lags = np.arange(hi_off, lo_off)
+    penalty = tightness * (np.log(lags.astype(np.float64)) - log_fpb) ** 2
+    cum64 = np.zeros(n)  # the same values as cumscore, as float64 (cheaper to index)
     for i in range(n):
         top = i - hi_off
-        bottom = max(i - lo_off, -1)
         loc = -1
-        if top >= 0 and top > bottom:
-            cand = np.arange(top, bottom, -1)
-            scores = cumscore[cand] - tightness * (np.log(i - cand) - log_fpb) ** 2
+        if top >= 0 and hi_off < lo_off:
+            m = min(len(lags), top + 1)  # candidates i - lag >= 0
+            scores = cum64[top : top - m : -1] if top - m >= 0 else cum64[top::-1][:m]
+            scores = scores - penalty[:m]
             k = int(np.argmax(scores))
-            loc = int(cand[k])
+            loc = top - k
             cumscore[i] = local[i] + scores[k]
         else:
             cumscore[i] = local[i]
+        cum64[i] = cumscore[i]
         if first_beat and local[i] < thresh:
             backlink[i] = -1
         else:
