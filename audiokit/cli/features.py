@@ -326,4 +326,44 @@ def _metadata(
         "librosa.version": version("librosa"),
         "audiokit.features.params": params.to_json(),
         "audiokit.features.options": json.dumps(options, sort_keys=True),
+        "audiokit.features.constants": json.dumps(_constants(), sort_keys=True),
+    }
+
+
+def _constants() -> dict[str, Any]:
+    """Fixed analysis choices (not options), recorded with the parameters."""
+    from audiokit.features import groups, rhythm, schema
+
+    return {
+        "stft": {"window": "hann", "center": True, "pad_mode": "constant"},
+        "db": {"amin": schema.AMIN, "ref": 1.0, "top_db": None},
+        "mel": {"htk": False, "norm": "slaney"},
+        "mfcc": {"dct_type": 2, "norm": "ortho", "lifter": 0, "delta_width": 9},
+        "zcr": {"frame_length": "n_fft", "threshold": 1e-10},
+        "rms": {"frame_length": "n_fft"},
+        "spectral": {
+            "rolloff_percent": 0.85,
+            "contrast_fmin": 200.0,
+            "contrast_bands": schema.CONTRAST_BANDS,
+            "contrast_quantile": 0.02,
+        },
+        "chroma": {"tuning": 0.0, "n_chroma": 12, "norm": "inf"},
+        "cqt": {
+            "fmin": groups.CQT_FMIN,
+            "bins_per_octave": groups.CQT_BINS_PER_OCTAVE,
+            "max_octaves": groups.CQT_OCTAVES,
+            "tuning": 0.0,
+        },
+        "onset": {"lag": 1, "max_size": 1, "aggregate": "mean"},
+        "tempo": {
+            "onset_aggregate": "median",
+            "ac_size_s": 8.0,
+            "start_bpm": rhythm.START_BPM,
+            "std_bpm": 1.0,
+            "max_tempo": rhythm.MAX_TEMPO,
+            "tightness": 100,
+            "trim": True,
+        },
+        "hpss": {"kernel_size": groups.HPSS_KERNEL, "power": 2.0, "margin": 1.0},
+        "pyin": {"fmin": schema.F0_MIN, "fmax": schema.F0_MAX, "frame_length": "max(n_fft, 2048)"},
     }
