@@ -186,6 +186,10 @@ def iter_blocks(
         return
     import multiprocessing
     from collections import deque
+
+    # As many blocks per worker (no worker idle in the last round), at most block_frames each.
+    n_blocks = -(-n_blocks // jobs) * jobs
+    block_frames = -(-n_frames_for(source.n, p) // n_blocks)
     from concurrent.futures import Future, ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(
