@@ -19,18 +19,21 @@ SR = 22050
 def dataset(write_audio):
     """data/<class>/*.wav with a short clip, a stereo file at 44.1 kHz and a tiny one."""
     rng = np.random.default_rng(0)
-    write_audio("data/dog_bark/a.wav", sine(440, SR, 0.6) + 0.01 * rng.standard_normal(
-        int(0.6 * SR)).astype(np.float32), SR)
+    write_audio(
+        "data/dog_bark/a.wav",
+        sine(440, SR, 0.6) + 0.01 * rng.standard_normal(int(0.6 * SR)).astype(np.float32),
+        SR,
+    )
     write_audio("data/dog_bark/b.wav", sine(880, 16000, 0.3), 16000)
-    write_audio("data/siren/c.wav", np.stack([sine(330, 44100, 1.2), sine(660, 44100, 1.2)]),
-                44100)
+    write_audio("data/siren/c.wav", np.stack([sine(330, 44100, 1.2), sine(660, 44100, 1.2)]), 44100)
     return write_audio("data/siren/tiny.wav", sine(1000, SR, 0.01), SR).parent.parent
 
 
 def test_parquet_summary_rows(runner, cli, dataset, tmp_path) -> None:
     out = tmp_path / "f.parquet"
-    res = runner.invoke(cli, ["features", str(dataset), "-o", str(out), "--label-from-parent",
-                              "-j", "2"])
+    res = runner.invoke(
+        cli, ["features", str(dataset), "-o", str(out), "--label-from-parent", "-j", "2"]
+    )
     assert res.exit_code == 0, res.stderr
     table = pq.read_table(out)
     df = table.to_pandas()
@@ -71,8 +74,20 @@ def test_values_match_the_api(runner, cli, dataset, tmp_path) -> None:
 def test_frames_csv_native_rate(runner, cli, dataset, tmp_path) -> None:
     out = tmp_path / "frames.csv"
     clip = dataset / "dog_bark" / "b.wav"
-    res = runner.invoke(cli, ["features", str(clip), "--frames", "--sr", "native",
-                              "--features", "rms,zcr", "-o", str(out)])
+    res = runner.invoke(
+        cli,
+        [
+            "features",
+            str(clip),
+            "--frames",
+            "--sr",
+            "native",
+            "--features",
+            "rms,zcr",
+            "-o",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     import pandas as pd
 
@@ -87,8 +102,20 @@ def test_frames_csv_native_rate(runner, cli, dataset, tmp_path) -> None:
 
 def test_windows_csv_stdout(runner, cli, dataset) -> None:
     clip = dataset / "siren" / "c.wav"
-    res = runner.invoke(cli, ["features", str(clip), "--features", "rms,tempo", "--window", "0.5",
-                              "--stats", "mean,median,p90", "--csv"])
+    res = runner.invoke(
+        cli,
+        [
+            "features",
+            str(clip),
+            "--features",
+            "rms,tempo",
+            "--window",
+            "0.5",
+            "--stats",
+            "mean,median,p90",
+            "--csv",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     lines = res.stdout.strip().splitlines()
     header = lines[0].split(",")
@@ -128,8 +155,31 @@ def test_output_cannot_be_an_input(runner, cli, tmp_path) -> None:
 
 
 def test_list_columns(runner, cli) -> None:
-    res = runner.invoke(cli, ["features", "--list-columns", "--features", "mfcc", "--n-mfcc",
-                              "20", "--stats", "mean"])
+    res = runner.invoke(
+        cli,
+        ["features", "--list-columns", "--features", "mfcc", "--n-mfcc", "20", "--stats", "mean"],
+    )
     assert res.exit_code == 0
     cols = res.stdout.split()
     assert cols[0] == "mfcc_00_mean" and cols[19] == "mfcc_19_mean" and len(cols) == 60
+
+
+def test_native_low_rate_all_groups(runner, cli, write_audio, tmp_path) -> None:
+    """8 kHz speech-like clip, every group at its own rate: CQT and contrast fit under Nyquist."""
+    t = np.arange(int(0.5 * 8000)) / 8000
+    y = (0.4 * np.sin(2 * np.pi * 150 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(
+        np.float32
+    )
+    clip = write_audio("digit.wav", y, 8000)
+    res = runner.invoke(
+        cli, ["features", str(clip), "--sr", "native", "--features", "all", "--json"]
+    )
+    assert res.exit_code == 0, res.stderr
+    row = json.loads(res.stdout)
+    assert row["sample_rate"] == 8000
+    # 7 contrast bands from 200 Hz need 12.8 kHz of bandwidth: the top band is null here.
+    assert row["spectral_contrast_06_mean"] is None
+    assert row["spectral_contrast_05_mean"] is not None
+    assert all(row[f"chroma_cens_{i:02d}_mean"] is not None for i in range(12))
+    assert row["f0_mean"] == pytest.approx(150, rel=0.05)
+    assert 0.5 < row["voiced_fraction"] <= 1.0
