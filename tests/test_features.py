@@ -280,7 +280,7 @@ def test_parallel_blocks_equal_serial(y: np.ndarray) -> None:
                          [(22050, 2048, 512, 128, 0.0, None), (16000, 512, 160, 40, 20.0, 7600.0),
                           (8000, 1024, 256, 64, 0.0, None)])
 def test_numpy_building_blocks_equal_librosa(sr, n_fft, hop, n_mels, fmin, fmax) -> None:
-    from audiokit.features import dsp
+    from audiokit import dsp
 
     rng = np.random.default_rng(5)
     y = (0.1 * rng.standard_normal(sr)).astype(np.float32)

@@ -240,7 +240,7 @@ def test_numpy_mel_filterbank_equals_librosa(sr: int, n_fft: int, n_mels: int, f
                                              fmax: float) -> None:
     import librosa
 
-    from audiokit.plots import dsp
+    from audiokit import dsp
 
     ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     np.testing.assert_allclose(dsp.mel_filters(sr, n_fft, n_mels, fmin, fmax), ref,
@@ -253,7 +253,7 @@ def test_numpy_preemphasis_and_windows_equal_librosa_scipy() -> None:
     import librosa
     from scipy.signal import get_window
 
-    from audiokit.plots import dsp
+    from audiokit import dsp
 
     y = np.random.default_rng(6).standard_normal((2, 3000)).astype(np.float32)
     a, zf = dsp.preemphasis(y[:, :1234], 0.9)

@@ -76,7 +76,8 @@ def _preload(params: FeatureParams) -> None:
     import numpy  # noqa: F401
     import scipy.fft  # noqa: F401
 
-    from audiokit.features import blocks, dsp, groups, rhythm, stats  # noqa: F401
+    from audiokit import dsp  # noqa: F401
+    from audiokit.features import blocks, groups, rhythm, stats  # noqa: F401
 
     if {"cens", "tonnetz", "hpss", "f0"} & set(params.groups):
         import librosa

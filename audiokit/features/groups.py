@@ -6,7 +6,7 @@ and derives every STFT-based feature from it the way librosa does when given
 power for the mel spectrogram and chroma; the mel dB spectrogram for MFCC and
 onset strength (and the median onset envelope that tempo and beats use).
 Zero-crossing rate and RMS read the samples (they are defined on them). The
-default groups use the numpy ports in :mod:`audiokit.features.dsp`, so they
+default groups use the numpy ports in :mod:`audiokit.dsp`, so they
 never import librosa; the opt-in CQT groups (CENS, tonnetz share one CQT),
 HPSS and pYIN call librosa.
 
@@ -277,7 +277,7 @@ def compute_block(
     import numpy as np
     import scipy.fft
 
-    from audiokit.features import dsp
+    from audiokit import dsp
 
     g = set(p.groups)
     e0, e1 = ext

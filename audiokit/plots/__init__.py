@@ -5,7 +5,7 @@ The package is split by responsibility:
 - :mod:`audiokit.plots.spectra`: pure computations over numpy arrays (dB
   spectrogram matrices, min/max envelopes, Welch PSD, zero crossings), with
   streaming accumulators so that a 3-hour file is reduced in bounded memory.
-- :mod:`audiokit.plots.dsp`: numpy versions of librosa's STFT, ``power_to_db``,
+- :mod:`audiokit.dsp`: numpy versions of librosa's STFT, ``power_to_db``,
   mel filterbank and pre-emphasis (so the common pictures skip librosa's import).
 - :mod:`audiokit.plots.sources`: spans, channel selection and block reading
   on top of :mod:`audiokit.audio_io`.

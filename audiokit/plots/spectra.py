@@ -11,7 +11,7 @@ length is reduced in memory bounded by the picture, not by the file:
   consecutive frames, so at most ``max_columns`` columns are kept;
 - Welch's PSD and the long-file magnitude spectrum are means over segments.
 
-No matplotlib here. The STFT, dB and mel pieces are numpy (:mod:`audiokit.plots.dsp`,
+No matplotlib here. The STFT, dB and mel pieces are numpy (:mod:`audiokit.dsp`,
 equal to librosa's); librosa itself is imported only by the analyses that need it
 (zero crossings, spectral features), scipy only for Welch's PSD.
 """
@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from audiokit.plots import dsp
+from audiokit import dsp
 
 if TYPE_CHECKING:
     import numpy as np
@@ -132,7 +132,7 @@ class PooledStft:
     Frames are exactly those of ``librosa.stft(y, n_fft, hop_length, window,
     center=True, pad_mode="constant")``: the stream is padded with ``n_fft // 2``
     zeros at both ends. With ``pool=1`` the result equals ``|stft|**2``
-    (computed with numpy, see :mod:`audiokit.plots.dsp`).
+    (computed with numpy, see :mod:`audiokit.dsp`).
 
     Parameters
     ----------
@@ -163,7 +163,7 @@ class PooledStft:
             return
         m = 1 + (avail - n_fft) // hop
         seg = self._buf[:, : (m - 1) * hop + n_fft]
-        power = dsp.stft_power(seg, n_fft, hop, self._win)  # (lanes, bins, m)
+        power = dsp.frames_power(seg, n_fft, hop, self._win)  # (lanes, bins, m)
         self._buf = self._buf[:, m * hop :]
         self.frames += m
         self._pool(power)

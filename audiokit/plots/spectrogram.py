@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audiokit import writers
+from audiokit import dsp, writers
 from audiokit.errors import InputError
-from audiokit.plots import dsp, figures, render, sources, spectra
+from audiokit.plots import figures, render, sources, spectra
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,33 +1,52 @@
-"""librosa's building blocks in plain numpy, so that the default groups never import librosa.
+"""librosa's building blocks in plain numpy: STFT, dB, mel and chroma filterbanks, and friends.
 
-Importing ``librosa.beat`` and ``librosa.core`` compiles numba kernels and
-loads scipy.signal and scipy.stats: seconds per process, more than a whole
-directory of short clips takes to analyse. The functions here reproduce
-librosa 0.11 (same formulas, windows, padding and dtypes; tests compare them
-with librosa) for the STFT, the Slaney mel and chroma filterbanks, RMS,
-zero-crossing rate and delta features.
+Importing librosa costs seconds and ~190 MB per process (numba compiles its
+kernels, scipy.signal and scipy.stats load), more than drawing a waveform or
+analysing a directory of short clips takes. The functions here reproduce
+librosa 0.11 (same formulas, windows, padding and dtypes) so that the common
+paths of ``features``, ``plot`` and ``spectrogram`` never import it; the tests
+compare each one with librosa.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
 
+# Slaney's mel scale (librosa's default, htk=False).
+_F_SP = 200.0 / 3
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = math.log(6.4) / 27.0
+
 
 @functools.lru_cache(maxsize=16)
-def hann(n: int) -> np.ndarray:
-    """Periodic Hann window (``scipy.signal.get_window("hann", n, fftbins=True)``)."""
+def window(name: str, n: int) -> np.ndarray:
+    """Periodic window of length ``n`` (``scipy.signal.get_window(name, n, fftbins=True)``).
+
+    Returns
+    -------
+    np.ndarray, shape (n,), float32, read-only (it is cached)
+    """
     import numpy as np
 
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+    if name in ("hann", "hanning"):
+        k = np.arange(n, dtype=np.float64)
+        win = (0.5 - 0.5 * np.cos(2.0 * np.pi * k / n)).astype(np.float32)
+    else:
+        from scipy.signal import get_window
+
+        win = np.asarray(get_window(name, n, fftbins=True), dtype=np.float32)
+    win.setflags(write=False)
+    return win
 
 
 def stft(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
-    """Centred, zero-padded Hann STFT, as ``librosa.stft(y, n_fft, hop_length)``.
+    """Centred, zero-padded Hann STFT, as ``librosa.stft(y, n_fft=n_fft, hop_length=hop_length)``.
 
     Parameters
     ----------
@@ -43,50 +62,96 @@ def stft(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
     pad = n_fft // 2
     padded = np.pad(y, (pad, pad), mode="constant")
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
-    win = hann(n_fft).astype(y.dtype)
+    win = window("hann", n_fft).astype(y.dtype)
     # scipy's pocketfft (librosa uses numpy's: same transform, within float32 rounding)
     return scipy.fft.rfft(frames * win, axis=-1).T
 
 
-def _hz_to_mel(f: float | np.ndarray) -> np.ndarray:
+def frames_power(seg: np.ndarray, n_fft: int, hop: int, win: np.ndarray) -> np.ndarray:
+    """``|librosa.stft(seg, center=False)|**2`` of every full frame of ``seg``.
+
+    Parameters
+    ----------
+    seg : np.ndarray, shape (lanes, n), n >= n_fft
+    win : np.ndarray, shape (n_fft,)
+
+    Returns
+    -------
+    np.ndarray, shape (lanes, 1 + n_fft // 2, 1 + (n - n_fft) // hop), float32
+    """
     import numpy as np
 
-    f = np.asanyarray(f, dtype=np.float64)
-    f_sp = 200.0 / 3
-    mels = f / f_sp
-    min_log_mel = 1000.0 / f_sp
-    logstep = math.log(6.4) / 27.0
+    frames = np.lib.stride_tricks.sliding_window_view(seg, n_fft, axis=-1)[:, ::hop]
+    spec = np.fft.rfft(frames * win, axis=-1)
+    power = spec.real**2 + spec.imag**2
+    return np.ascontiguousarray(np.swapaxes(power, -1, -2), dtype=np.float32)
+
+
+def power_to_db(s: np.ndarray, top_db: float | None = 80.0, amin: float = 1e-10) -> np.ndarray:
+    """``librosa.power_to_db(s, ref=np.max, amin=amin, top_db=top_db)``."""
+    import numpy as np
+
+    s = np.asarray(s, dtype=np.float64)
+    ref = float(np.max(s))
+    log_spec = 10.0 * np.log10(np.maximum(amin, s)) - 10.0 * np.log10(max(amin, ref))
+    if top_db is not None:
+        log_spec = np.maximum(log_spec, log_spec.max() - top_db)
+    return np.asarray(log_spec, dtype=np.float32)
+
+
+def hz_to_mel(f: Any) -> Any:
+    """Slaney mel of ``f`` Hz (``librosa.hz_to_mel``)."""
+    import numpy as np
+
+    f = np.asarray(f, dtype=np.float64)
+    lin = f / _F_SP
+    log = _MIN_LOG_MEL + np.log(np.maximum(f, 1e-300) / _MIN_LOG_HZ) / _LOGSTEP
+    return np.where(f >= _MIN_LOG_HZ, log, lin)
+
+
+def mel_to_hz(m: Any) -> Any:
+    """Hz of Slaney mel ``m`` (``librosa.mel_to_hz``)."""
+    import numpy as np
+
+    m = np.asarray(m, dtype=np.float64)
     return np.where(
-        f >= 1000.0, min_log_mel + np.log(np.maximum(f, 1e-10) / 1000.0) / logstep, mels
+        m >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOGSTEP * (m - _MIN_LOG_MEL)), _F_SP * m
     )
 
 
-def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+def mel_frequencies(n: int, fmin: float, fmax: float) -> np.ndarray:
+    """``n`` frequencies equally spaced in mel from ``fmin`` to ``fmax`` (librosa's)."""
     import numpy as np
 
-    f_sp = 200.0 / 3
-    min_log_mel = 1000.0 / f_sp
-    logstep = math.log(6.4) / 27.0
-    return np.where(m >= min_log_mel, 1000.0 * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+    return np.asarray(mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n)))
 
 
 @functools.lru_cache(maxsize=16)
 def mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
-    """Slaney mel filterbank (``librosa.filters.mel``), shape (n_mels, 1 + n_fft // 2), float32."""
+    """Slaney mel filterbank, as ``librosa.filters.mel`` (bit for bit).
+
+    Triangular filters on the Slaney mel scale with area normalisation;
+    ``fmax=None`` means ``sr / 2``.
+
+    Returns
+    -------
+    np.ndarray, shape (n_mels, 1 + n_fft // 2), float32, read-only (it is cached)
+    """
     import numpy as np
 
     fmax = sr / 2.0 if fmax is None else fmax
     fftfreqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    mel_f = mel_frequencies(n_mels + 2, fmin, fmax)
     fdiff = np.diff(mel_f)
     ramps = np.subtract.outer(mel_f, fftfreqs)
     weights = np.zeros((n_mels, len(fftfreqs)), dtype=np.float32)
-    for i in range(n_mels):
+    for i in range(n_mels):  # row by row into float32, then scaled: librosa's rounding
         lower = -ramps[i] / fdiff[i]
         upper = ramps[i + 2] / fdiff[i + 1]
         weights[i] = np.maximum(0, np.minimum(lower, upper))
     enorm = 2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels])
     weights *= enorm[:, None]
+    weights.setflags(write=False)
     return weights
 
 
@@ -174,3 +239,27 @@ def delta(x: np.ndarray, width: int, order: int) -> np.ndarray:
     out[:, :half] = out[:, half : half + 1]
     out[:, n - half :] = out[:, n - half - 1 : n - half]
     return out
+
+
+def preemphasis(
+    y: np.ndarray, coef: float, zi: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``librosa.effects.preemphasis(y, coef=coef, zi=zi, return_zf=True)`` along the last axis.
+
+    ``y[n] - coef * y[n-1]``; the first output sample adds the filter state
+    ``zi`` (librosa's default: ``2 * y[0] - y[1]``). Feed blocks one after the
+    other, passing each returned ``zf`` as the next ``zi``.
+
+    Returns
+    -------
+    y_out : np.ndarray, same shape as ``y``
+    zf : np.ndarray, shape (..., 1)
+    """
+    import numpy as np
+
+    if zi is None:
+        zi = 2 * y[..., 0:1] - y[..., 1:2]
+    out = y.astype(np.float32, copy=True)
+    out[..., 1:] -= coef * y[..., :-1]
+    out[..., 0:1] += zi
+    return out, (-coef * y[..., -1:]).astype(np.float32)
