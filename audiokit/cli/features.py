@@ -236,7 +236,7 @@ def features_cmd(
         for c in feat_cols:
             click.echo(c)
         return
-    run = BatchRun(batch, desc="features")
+    run = BatchRun(batch, desc="features", output=output)
     if output is not None:
         _check_output(output, run.inputs)
     fmt = choose_format(as_json, as_csv)
