@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from audiokit import batch
-from audiokit.batch import Input, discover
+from audiokit import inputs as paths
 from audiokit.errors import DecodeError, UsageError
+from audiokit.inputs import Input, discover
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -28,7 +29,7 @@ def test_discover_walks_sorted_filters_and_mirrors(tmp_path: Path) -> None:
     assert problems == []
     assert [i.rel for i in inputs] == ["a/z.ogg", "b/1.FLAC", "b/2.wav"]
     assert inputs[0].stem == "z"
-    only_wav, _ = discover([str(tmp_path)], extensions=batch.parse_extensions("wav"))
+    only_wav, _ = discover([str(tmp_path)], extensions=paths.parse_extensions("wav"))
     assert [i.rel for i in only_wav] == ["b/2.wav"]
 
 
@@ -121,16 +122,16 @@ def test_output_path_mirrors_and_collisions(tmp_path: Path) -> None:
     a = Input("/data/x/a.wav", "/data/x/a.wav", "x/a.wav")
     b = Input("/data/y/a.wav", "/data/y/a.wav", "y/a.wav")
     up = Input("/data/a.wav", "../a.wav", "../a.wav")
-    assert batch.output_path(a, tmp_path, "{stem}.png") == tmp_path / "x" / "a.png"
-    assert batch.output_path(up, tmp_path, "{stem}.png") == tmp_path / "a.png"  # never escapes
-    batch.check_collisions([(a, tmp_path / "x/a.png"), (b, tmp_path / "y/a.png")])
+    assert paths.output_path(a, tmp_path, "{stem}.png") == tmp_path / "x" / "a.png"
+    assert paths.output_path(up, tmp_path, "{stem}.png") == tmp_path / "a.png"  # never escapes
+    paths.check_collisions([(a, tmp_path / "x/a.png"), (b, tmp_path / "y/a.png")])
     with pytest.raises(UsageError, match="both be written"):
-        batch.check_collisions([(a, tmp_path / "a.png"), (b, tmp_path / "a.png")])
+        paths.check_collisions([(a, tmp_path / "a.png"), (b, tmp_path / "a.png")])
     real = tmp_path / "in.wav"
     real.write_bytes(b"x")
     inp = Input(str(real), str(real), "in.wav")
     with pytest.raises(UsageError, match="overwrite an input"):
-        batch.check_collisions([(inp, real)])
+        paths.check_collisions([(inp, real)])
 
 
 def test_discover_skips_this_runs_outputs(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audiokit.batch import Input
+from audiokit.inputs import Input
 from audiokit.plots import spectra
 from audiokit.plots.outputs import OutputSpec
 from audiokit.plots.tasks import FigureOptions, PlotJob, SpectralOptions, plot_task

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from audiokit.batch import Input
+from audiokit.inputs import Input
 from audiokit.plots.outputs import OutputSpec
 from audiokit.plots.tasks import (
     FigureOptions,

@@ -270,7 +270,7 @@ def test_plan_streamability_and_exactness() -> None:
 def test_streaming_path_equals_in_memory_path(
     tmp_path: Path, mode: str, target: float | None
 ) -> None:
-    from audiokit.batch import Input
+    from audiokit.inputs import Input
     from audiokit.preprocess.output import OutputSpec
     from audiokit.preprocess.process import Job, preprocess_file
 
@@ -323,7 +323,7 @@ def test_streaming_path_equals_in_memory_path(
 
 
 def test_streaming_single_output_with_fade_and_exact_length(tmp_path: Path) -> None:
-    from audiokit.batch import Input
+    from audiokit.inputs import Input
     from audiokit.preprocess.output import OutputSpec
     from audiokit.preprocess.process import Job, preprocess_file
 

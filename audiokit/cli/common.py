@@ -9,9 +9,10 @@ from typing import IO, Any, TypeVar
 import click
 
 from audiokit import batch as engine
-from audiokit.batch import Failure, Input, Progress, Success
+from audiokit.batch import Failure, Progress, Success
 from audiokit.cli.options import BatchOptions
 from audiokit.errors import ExitStatus
+from audiokit.inputs import Input, discover, parse_extensions
 
 T = TypeVar("T")
 
@@ -38,17 +39,17 @@ class BatchRun:
         self.opts = opts
         self.desc = desc
         stdin: IO[bytes] = sys.stdin.buffer
-        self.inputs, problems = engine.discover(
+        self.inputs, problems = discover(
             opts.paths,
             opts.files_from,
-            engine.parse_extensions(opts.ext),
+            parse_extensions(opts.ext),
             stdin=stdin,
             exclude=[output] if output and output != "-" else [],
         )
         self.failures = 0
         self.progress: Progress | None = None
-        for p in problems:
-            self.report(p)
+        for inp, reason in problems:
+            self.report(Failure(inp, reason))
 
     def run(
         self,

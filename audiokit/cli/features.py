@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from audiokit.batch import Input
 from audiokit.cli.common import BatchRun, RowPrinter, choose_format
 from audiokit.cli.options import (
     BatchOptions,
@@ -33,6 +32,7 @@ from audiokit.features.schema import (
     parse_stats,
     summary_columns,
 )
+from audiokit.inputs import Input
 
 #: Rows buffered before a Parquet row group is written.
 ROWS_PER_GROUP = 1024

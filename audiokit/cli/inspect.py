@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from audiokit.batch import Input
 from audiokit.cli.common import BatchRun, RowPrinter, choose_format, format_value, print_table
 from audiokit.cli.options import BatchOptions, batch_options, csv_option, json_option
+from audiokit.inputs import Input
 from audiokit.inspection import DEFAULT_SILENCE_DB, InspectResult, inspect_file
 
 #: Parquet column types (columns that can be null for some files need a fixed type).

@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from audiokit.batch import Input
 from audiokit.cli.common import BatchRun, RowPrinter, choose_format, format_value, print_table
 from audiokit.cli.options import (
     BatchOptions,
@@ -22,6 +21,7 @@ from audiokit.cli.options import (
     sr_option,
 )
 from audiokit.errors import UsageError
+from audiokit.inputs import Input
 from audiokit.preprocess.chain import Plan, build_plan
 
 
@@ -330,7 +330,7 @@ def _plan(kw: dict[str, Any]) -> Plan:
 
 
 def _check_collisions(inputs: list[Input], spec: Any, segmented: bool) -> None:
-    from audiokit.batch import check_collisions
+    from audiokit.inputs import check_collisions
     from audiokit.preprocess.output import output_paths, planned_ext
 
     pairs = []

@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from audiokit.batch import Input
 from audiokit.cli.common import BatchRun, print_table, stdout_is_tty
 from audiokit.cli.options import BatchOptions, batch_options, output_option
 from audiokit.errors import UsageError
+from audiokit.inputs import Input
 from audiokit.transcribe.engine import TranscribeOptions, Transcript, transcribe_file
 from audiokit.transcribe.formats import (
     EXTENSIONS,
@@ -199,6 +199,7 @@ def transcribe_cmd(
 
     from audiokit import audio_io
     from audiokit import batch as engine
+    from audiokit import inputs as paths
     from audiokit.transcribe.engine import resolve_compute_type, resolve_device
     from audiokit.transcribe.models import resolve_model
 
@@ -236,13 +237,13 @@ def transcribe_cmd(
 
     targets: dict[str, Path] = {}
     if output is not None and one_file:
-        engine.check_collisions([(inp, Path(output)) for inp in inputs[:1]])
+        paths.check_collisions([(inp, Path(output)) for inp in inputs[:1]])
         if fmt in TABLE_FORMATS:
-            engine.check_collisions([(inputs[0], summary_path(output))])
+            paths.check_collisions([(inputs[0], summary_path(output))])
     elif output is not None:
         for inp in inputs:
-            targets[inp.path] = engine.output_path(inp, output, "{stem}" + EXTENSIONS[fmt])
-        engine.check_collisions((inp, targets[inp.path]) for inp in inputs)
+            targets[inp.path] = paths.output_path(inp, output, "{stem}" + EXTENSIONS[fmt])
+        paths.check_collisions((inp, targets[inp.path]) for inp in inputs)
 
     weights = []
     for inp in inputs:

@@ -3,7 +3,7 @@
 - One input and ``-o x.png``: that file.
 - ``-o DIR`` (anything not ending in the file extension, an existing directory,
   or a name ending in ``/``): ``DIR/<input tree>/{stem}.{kind}.png``, mirroring
-  the input tree (:func:`audiokit.batch.output_path`).
+  the input tree (:func:`audiokit.inputs.output_path`).
 - One input and no ``-o``: ``{stem}.{kind}.png`` in the current directory.
 - Several inputs and no ``-o``: refused (a directory must be named).
 """
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from audiokit.batch import Input, check_collisions, output_path
 from audiokit.errors import UsageError
+from audiokit.inputs import Input, check_collisions, output_path
 
 
 @dataclass(frozen=True)

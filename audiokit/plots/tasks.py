@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiokit import audio_io
-from audiokit.batch import Input
 from audiokit.errors import OutputError, UsageError
+from audiokit.inputs import Input
 from audiokit.plots import KINDS, SCALES
 from audiokit.plots.outputs import OutputSpec
 from audiokit.plots.render import Panel

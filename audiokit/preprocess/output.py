@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from audiokit.audio_io import AudioInfo
-    from audiokit.batch import Input
+    from audiokit.inputs import Input
 
 #: Output formats: extension -> (libsndfile format, subtypes allowed).
 FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -169,9 +169,9 @@ def output_paths(inp: Input, spec: OutputSpec, ext: str, count: int | None) -> l
     """Output paths of ``inp``: one file, or ``count`` numbered segments.
 
     With ``-o FILE`` segments are named ``FILE-stem_000.ext``; under a
-    directory the input tree is mirrored (:func:`audiokit.batch.output_path`).
+    directory the input tree is mirrored (:func:`audiokit.inputs.output_path`).
     """
-    from audiokit.batch import output_path
+    from audiokit.inputs import output_path
 
     if spec.out is None:
         raise UsageError("give -o OUT (or --dry-run)")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from audiokit.audio_io import AudioInfo
-    from audiokit.batch import Input
+    from audiokit.inputs import Input
 
 #: Files longer than this (s) go through the streaming path when the plan allows it.
 LONG_SECONDS = 600.0

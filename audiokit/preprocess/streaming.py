@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from audiokit.audio_io import AudioInfo
-    from audiokit.batch import Input
+    from audiokit.inputs import Input
     from audiokit.preprocess.output import Encoding, FileReport, OutputSet
     from audiokit.preprocess.process import Job
 
