@@ -275,7 +275,6 @@ def compute_block(
     BlockFeatures
     """
     import numpy as np
-    import scipy.fft
 
     from audiokit import dsp
 
@@ -300,7 +299,8 @@ def compute_block(
     for group in p.groups:
         if group == "mfcc":
             assert mel_db is not None
-            mfcc = scipy.fft.dct(mel_db, axis=0, type=2, norm="ortho")[: p.n_mfcc]
+            basis = dsp.dct_matrix(p.n_mfcc, mel_db.shape[0]).astype(mel_db.dtype)
+            mfcc = basis @ mel_db  # librosa: scipy.fft.dct(type=2, norm="ortho")[:n_mfcc]
             out.append(mfcc[:, a:b])
             for order in (1, 2):
                 if width >= 3 and mfcc.shape[1] >= width:

@@ -33,16 +33,17 @@ def column_sum(padded: np.ndarray, t0: int, t1: int, win: int) -> np.ndarray:
     (``librosa.util.normalize(norm=inf)``), as in ``librosa.feature.tempogram``.
     """
     import numpy as np
-    import scipy.fft
+
+    from audiokit import dsp
 
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
     total = np.zeros(win)
-    n_pad = scipy.fft.next_fast_len(2 * win - 1, real=True)
+    n_pad = dsp.next_fast_len(2 * win - 1)
     for a in range(t0, t1, CHUNK):
         b = min(t1, a + CHUNK)
         view = np.lib.stride_tricks.sliding_window_view(padded, win)[a:b]
-        spec = scipy.fft.rfft(view * window, n=n_pad, axis=-1)
-        ac = scipy.fft.irfft(spec.real**2 + spec.imag**2, n=n_pad, axis=-1)[:, :win]
+        spec = dsp.rfft(view * window, n=n_pad, axis=-1)
+        ac = dsp.irfft(spec.real**2 + spec.imag**2, n=n_pad, axis=-1)[:, :win]
         peak = np.abs(ac).max(axis=1, keepdims=True)
         peak[peak < np.finfo(ac.dtype).tiny] = 1.0
         total += (ac / peak).sum(axis=0)
