@@ -41,7 +41,7 @@ test: install  ## run the test suite
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check audiokit
+	$(VENV)/bin/ruff format --check .
 
 typecheck: install  ## mypy
 	$(VENV)/bin/mypy

@@ -59,8 +59,12 @@ def baseline(paths: list[str], out: str) -> None:
         row: dict[str, object] = {"path": path, "duration": len(y) / sr}
         for name, m in feats.items():
             for i, v in enumerate(m):
-                for stat, fn in (("mean", np.mean), ("std", np.std), ("min", np.min),
-                                 ("max", np.max)):
+                for stat, fn in (
+                    ("mean", np.mean),
+                    ("std", np.std),
+                    ("min", np.min),
+                    ("max", np.max),
+                ):
                     row[f"{name}_{i:02d}_{stat}"] = float(fn(v))
         row["tempo"] = float(np.atleast_1d(tempo)[0])
         row["beat_count"] = len(beats)
@@ -74,8 +78,7 @@ def _baseline_cmd(paths: list[str], out: Path) -> list[str]:
 
 def _time(args: list[str], env: dict[str, str] | None = None) -> float:
     t0 = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env=env)
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - t0
 
 
@@ -121,8 +124,11 @@ def main() -> None:
     start = _startup()
     one = clip_paths[:1]
     base_start = _time(_baseline_cmd(one, out / "one.parquet"), env=_single_blas())
-    print(f"start-up of one process on one clip: audiokit {start:.2f} s, "
-          f"baseline {base_start:.2f} s (librosa import, numba compilation)", flush=True)
+    print(
+        f"start-up of one process on one clip: audiokit {start:.2f} s, "
+        f"baseline {base_start:.2f} s (librosa import, numba compilation)",
+        flush=True,
+    )
 
     base = _base(clip_paths, out / "base_clips.parquet")
     ours = _best([*ours_cmd, str(clips), "-o", str(out / "ours_clips.parquet")])
@@ -134,8 +140,9 @@ def main() -> None:
     ratio(f"one {LONG_SECONDS // 60}-minute file, default features", base, ours)
     ratio("  same, start-up of each side subtracted", base - base_start, max(ours - start, 1e-3))
 
-    wall, rss = peak_rss_mb([AUDIOKIT, "features", "-q", str(long60), "-o",
-                             str(out / "ours_hour.parquet")])
+    wall, rss = peak_rss_mb(
+        [AUDIOKIT, "features", "-q", str(long60), "-o", str(out / "ours_hour.parquet")]
+    )
     print(f"one 1-hour file, default features: {wall:.1f} s, peak RSS {rss:.0f} MiB", flush=True)
 
 

@@ -65,22 +65,29 @@ def _long(tmp: Path) -> None:
         ("waveform", ["plot", "--kind", "waveform"]),
         ("spectrogram (log)", ["spectrogram", "--scale", "log"]),
     ):
-        t_h, m_h = peak_rss_mb([AUDIOKIT, *cmd, str(one_hour), "-o", str(tmp / "h.png"),
-                                "--overwrite", "-q"])
-        t_s, m_s = peak_rss_mb([AUDIOKIT, *cmd, str(short), "-o", str(tmp / "s.png"),
-                                "--overwrite", "-q"])
-        print(f"{label:<20} 1 h: {t_h:6.2f} s, peak RSS {m_h:6.0f} MiB | "
-              f"2 min: {t_s:6.2f} s, peak RSS {m_s:6.0f} MiB | "
-              f"memory x{m_h / m_s:4.2f} for 30x the audio", flush=True)
+        t_h, m_h = peak_rss_mb(
+            [AUDIOKIT, *cmd, str(one_hour), "-o", str(tmp / "h.png"), "--overwrite", "-q"]
+        )
+        t_s, m_s = peak_rss_mb(
+            [AUDIOKIT, *cmd, str(short), "-o", str(tmp / "s.png"), "--overwrite", "-q"]
+        )
+        print(
+            f"{label:<20} 1 h: {t_h:6.2f} s, peak RSS {m_h:6.0f} MiB | "
+            f"2 min: {t_s:6.2f} s, peak RSS {m_s:6.0f} MiB | "
+            f"memory x{m_h / m_s:4.2f} for 30x the audio",
+            flush=True,
+        )
     # The naive tutorial recipe, on 5 minutes only.
     t_nw, m_nw = peak_rss_mb(_py(NAIVE_WAVE, str(five), str(tmp / "nw.png")))
-    t_w, m_w = peak_rss_mb([AUDIOKIT, "plot", str(five), "-o", str(tmp / "w.png"),
-                            "--overwrite", "-q"])
+    t_w, m_w = peak_rss_mb(
+        [AUDIOKIT, "plot", str(five), "-o", str(tmp / "w.png"), "--overwrite", "-q"]
+    )
     ratio("waveform, 5 min file: time", t_nw, t_w)
     ratio("waveform, 5 min file: peak RSS", m_nw, m_w, "MiB")
     t_ns, m_ns = peak_rss_mb(_py(NAIVE_SPEC, str(five), str(tmp / "ns.png")))
-    t_s, m_s = peak_rss_mb([AUDIOKIT, "spectrogram", str(five), "-o", str(tmp / "sp.png"),
-                            "--overwrite", "-q"])
+    t_s, m_s = peak_rss_mb(
+        [AUDIOKIT, "spectrogram", str(five), "-o", str(tmp / "sp.png"), "--overwrite", "-q"]
+    )
     ratio("spectrogram, 5 min file: time", t_ns, t_s)
     ratio("spectrogram, 5 min file: peak RSS", m_ns, m_s, "MiB")
 
@@ -101,8 +108,10 @@ def _clips(tmp: Path) -> None:
     clips = make_clips(DATA / "plot_clips_200", N_CLIPS)
     files = sorted(clips.glob("*.wav"))[:N_CLIPS]
     print(f"-- {len(files)} clips of 1 s (22.05 kHz): images per second", flush=True)
-    for label, cmd in (("waveform", ["plot", "--kind", "waveform"]),
-                       ("spectrogram", ["spectrogram"])):
+    for label, cmd in (
+        ("waveform", ["plot", "--kind", "waveform"]),
+        ("spectrogram", ["spectrogram"]),
+    ):
         rates = {}
         for jobs in (1, 2):
             out = tmp / f"{label}-{jobs}"
@@ -113,19 +122,34 @@ def _clips(tmp: Path) -> None:
             n = len(list(out.rglob("*.png")))
             assert n == len(files), (n, len(files))
             rates[jobs] = n / t
-            print(f"{label:<12} -j {jobs}: {n} images in {t:6.2f} s = {rates[jobs]:6.1f} img/s "
-                  f"({1000 * cpu / n:5.1f} ms CPU per image)", flush=True)
-        print(f"{label:<12} -j 2 vs -j 1: x{rates[2] / rates[1]:4.2f} (wall; the 2 cores are "
-              f"shared with other jobs, load average now {os.getloadavg()[0]:.1f})")
+            print(
+                f"{label:<12} -j {jobs}: {n} images in {t:6.2f} s = {rates[jobs]:6.1f} img/s "
+                f"({1000 * cpu / n:5.1f} ms CPU per image)",
+                flush=True,
+            )
+        print(
+            f"{label:<12} -j 2 vs -j 1: x{rates[2] / rates[1]:4.2f} (wall; the 2 cores are "
+            f"shared with other jobs, load average now {os.getloadavg()[0]:.1f})"
+        )
         if label == "spectrogram":
             loop_args = [a for f in files for a in (str(f), str(tmp / f"loop-{f.stem}.png"))]
             t_loop = _wall(_py(NAIVE_SPEC, *loop_args))
-            ratio("spectrogram img/s: naive pyplot loop vs -j 2", 1 / (len(files) / t_loop),
-                  1 / rates[2], "s/img")
-            t_each = sum(_wall(_py(NAIVE_SPEC, str(f), str(tmp / f"each-{f.stem}.png")))
-                         for f in files[:N_PER_FILE_SCRIPT])
-            ratio("spectrogram: per-file python -c vs -j 2", t_each / N_PER_FILE_SCRIPT,
-                  1 / rates[2], "s/img")
+            ratio(
+                "spectrogram img/s: naive pyplot loop vs -j 2",
+                1 / (len(files) / t_loop),
+                1 / rates[2],
+                "s/img",
+            )
+            t_each = sum(
+                _wall(_py(NAIVE_SPEC, str(f), str(tmp / f"each-{f.stem}.png")))
+                for f in files[:N_PER_FILE_SCRIPT]
+            )
+            ratio(
+                "spectrogram: per-file python -c vs -j 2",
+                t_each / N_PER_FILE_SCRIPT,
+                1 / rates[2],
+                "s/img",
+            )
 
 
 def main() -> None:

@@ -72,7 +72,7 @@ def make_clips(folder: Path, n: int = 20) -> Path:
     y = audio_io.load(ROOT / "sample_data" / "speech" / "hello.wav", sr=SR)[0]
     for k in range(n):
         a = int((k % 4) * 1.2 * SR)
-        sf.write(folder / f"clip_{k:02d}.wav", y[a:a + int(2.0 * SR)], SR, subtype="PCM_16")
+        sf.write(folder / f"clip_{k:02d}.wav", y[a : a + int(2.0 * SR)], SR, subtype="PCM_16")
     return folder
 
 
@@ -94,8 +94,7 @@ def bench_model(name: str, path: Path, repeat: int = 3) -> None:
     language = None if resolved.multilingual else "en"
 
     def direct() -> str:
-        segments, _ = model.transcribe(str(path), language=language, beam_size=5,
-                                       vad_filter=True)
+        segments, _ = model.transcribe(str(path), language=language, beam_size=5, vad_filter=True)
         return " ".join(s.text.strip() for s in segments)
 
     def ours() -> str:
@@ -110,14 +109,22 @@ def bench_model(name: str, path: Path, repeat: int = 3) -> None:
             texts[key] = fn()
             wall[key] = min(wall[key], time.perf_counter() - t0)
             cpu[key] = min(cpu[key], time.process_time() - c0)
-    print(f"{name}: resolve {resolve_s:.2f} s, model load {load_s:.2f} s (excluded below), "
-          f"{duration:.1f} s of audio, {threads} threads, best of {repeat}", flush=True)
-    print(f"  real-time factor (wall): faster-whisper {wall['d'] / duration:.3f}, "
-          f"audiokit {wall['o'] / duration:.3f}  (x{duration / wall['o']:.1f} real time)")
+    print(
+        f"{name}: resolve {resolve_s:.2f} s, model load {load_s:.2f} s (excluded below), "
+        f"{duration:.1f} s of audio, {threads} threads, best of {repeat}",
+        flush=True,
+    )
+    print(
+        f"  real-time factor (wall): faster-whisper {wall['d'] / duration:.3f}, "
+        f"audiokit {wall['o'] / duration:.3f}  (x{duration / wall['o']:.1f} real time)"
+    )
     ratio(f"transcribe {name} ({duration:.0f} s speech) vs faster-whisper", wall["d"], wall["o"])
-    print(f"  overhead over faster-whisper: wall {100 * (wall['o'] / wall['d'] - 1):+.1f} %, "
-          f"CPU time {100 * (cpu['o'] / cpu['d'] - 1):+.1f} % (target < 10 %); "
-          f"same words: {texts['d'].split() == texts['o'].split()}", flush=True)
+    print(
+        f"  overhead over faster-whisper: wall {100 * (wall['o'] / wall['d'] - 1):+.1f} %, "
+        f"CPU time {100 * (cpu['o'] / cpu['d'] - 1):+.1f} % (target < 10 %); "
+        f"same words: {texts['d'].split() == texts['o'].split()}",
+        flush=True,
+    )
 
 
 def bench_batch(folder: Path) -> None:
@@ -126,18 +133,37 @@ def bench_batch(folder: Path) -> None:
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         t0 = time.perf_counter()
         for c in clips:
-            subprocess.run([AUDIOKIT, "transcribe", str(c), "-q", "-o",
-                            str(Path(tmp, "one", c.stem + ".txt"))], check=True, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    AUDIOKIT,
+                    "transcribe",
+                    str(c),
+                    "-q",
+                    "-o",
+                    str(Path(tmp, "one", c.stem + ".txt")),
+                ],
+                check=True,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         per_file = time.perf_counter() - t0
         t0 = time.perf_counter()
-        subprocess.run([AUDIOKIT, "transcribe", str(folder), "-q", "-o", str(Path(tmp, "dir"))],
-                       check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [AUDIOKIT, "transcribe", str(folder), "-q", "-o", str(Path(tmp, "dir"))],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         batch = time.perf_counter() - t0
         n_out = len(list(Path(tmp, "dir").rglob("*.txt")))
     assert n_out == len(clips), (n_out, len(clips))
-    print(f"{len(clips)} short clips: CLI once per file {len(clips) / per_file:.2f} files/s, "
-          f"one batch run {len(clips) / batch:.2f} files/s", flush=True)
+    print(
+        f"{len(clips)} short clips: CLI once per file {len(clips) / per_file:.2f} files/s, "
+        f"one batch run {len(clips) / batch:.2f} files/s",
+        flush=True,
+    )
     ratio(f"transcribe {len(clips)} clips: one run vs one per file", per_file, batch)
 
 

@@ -89,13 +89,17 @@ def test_zcr_rms_chroma_onset(y: np.ndarray, frames: FeatureResult, mel_db: np.n
         feat(frames, "chroma", 12), f.chroma_stft(y=y, sr=SR, tuning=0.0), rtol=1e-4, atol=1e-5
     )
     np.testing.assert_allclose(
-        feat(frames, "onset_strength", 1)[0], librosa.onset.onset_strength(S=mel_db, sr=SR),
-        rtol=1e-4, atol=1e-4,
+        feat(frames, "onset_strength", 1)[0],
+        librosa.onset.onset_strength(S=mel_db, sr=SR),
+        rtol=1e-4,
+        atol=1e-4,
     )
     # onset_strength(y=...) only differs by its 80 dB floor, which this signal never reaches.
     np.testing.assert_allclose(
-        feat(frames, "onset_strength", 1)[0], librosa.onset.onset_strength(y=y, sr=SR),
-        rtol=1e-3, atol=1e-3,
+        feat(frames, "onset_strength", 1)[0],
+        librosa.onset.onset_strength(y=y, sr=SR),
+        rtol=1e-3,
+        atol=1e-3,
     )
 
 
@@ -111,8 +115,9 @@ def test_cqt_groups(y: np.ndarray, frames: FeatureResult) -> None:
 
 
 def test_f0(frames: FeatureResult, y: np.ndarray) -> None:
-    f0, _, prob = librosa.pyin(y, fmin=65.40639132514966, fmax=2093.004522404789, sr=SR,
-                               frame_length=2048, hop_length=512)
+    f0, _, prob = librosa.pyin(
+        y, fmin=65.40639132514966, fmax=2093.004522404789, sr=SR, frame_length=2048, hop_length=512
+    )
     ours = feat(frames, "f0", 1)[0]
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(f0))
     np.testing.assert_allclose(ours, f0, rtol=1e-4)
@@ -142,8 +147,9 @@ def test_tempo_equals_librosa_on_our_envelope(y: np.ndarray) -> None:
 
     mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=SR), top_db=None)
     env = onset_envelope(mel, FeatureParams(), median=True)
-    np.testing.assert_allclose(env, librosa.onset.onset_strength(S=mel, aggregate=np.median),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        env, librosa.onset.onset_strength(S=mel, aggregate=np.median), rtol=1e-5, atol=1e-5
+    )
     res = extract(y, SR, "tempo")
     ref_tempo = librosa.feature.tempo(onset_envelope=env, sr=SR)[0]
     _, ref_beats = librosa.beat.beat_track(onset_envelope=env, sr=SR)
@@ -155,9 +161,15 @@ def test_summary_statistics_equal_numpy(y: np.ndarray, frames: FeatureResult) ->
     res = extract(y, SR, "mfcc,spectral,rms", stats="mean,std,min,max,median,p10,p90")
     for col in ("mfcc_03", "spectral_centroid", "rms", "spectral_contrast_02"):
         v = frames.column(col).astype(np.float64)
-        expect = {"mean": v.mean(), "std": v.std(), "min": v.min(), "max": v.max(),
-                  "median": np.median(v), "p10": np.percentile(v, 10),
-                  "p90": np.percentile(v, 90)}
+        expect = {
+            "mean": v.mean(),
+            "std": v.std(),
+            "min": v.min(),
+            "max": v.max(),
+            "median": np.median(v),
+            "p10": np.percentile(v, 10),
+            "p90": np.percentile(v, 90),
+        }
         for stat, value in expect.items():
             got = res.column(f"{col}_{stat}")[0]
             assert got == pytest.approx(value, rel=1e-4, abs=1e-5), f"{col}_{stat}"
@@ -185,15 +197,17 @@ def test_windows(y: np.ndarray) -> None:
         sel = (t >= a) & ((t < b) if b < 3.0 else True)
         assert res.column("rms_mean")[i] == pytest.approx(fr.column("rms")[sel].mean(), rel=1e-5)
         assert res.column("zcr_max")[i] == pytest.approx(fr.column("zcr")[sel].max(), rel=1e-6)
-    blocked = extract(y, SR, "rms,zcr", window=1.0, window_hop=0.5, stats="mean,max",
-                      block_frames=10)
+    blocked = extract(
+        y, SR, "rms,zcr", window=1.0, window_hop=0.5, stats="mean,max", block_frames=10
+    )
     np.testing.assert_allclose(blocked.values, res.values, rtol=1e-5)
 
 
 @pytest.mark.parametrize(("seconds", "width"), [(0.01, 0), (0.05, 3), (0.1, 5), (0.2, 9)])
 def test_short_clips_shrink_the_delta_window(seconds: float, width: int) -> None:
     y = sine(440, SR, seconds) + 0.01 * np.random.default_rng(1).standard_normal(
-        int(round(SR * seconds))).astype(np.float32)
+        int(round(SR * seconds))
+    ).astype(np.float32)
     res = extract(y, SR, "all", frames=True)
     n = 1 + len(y) // 512
     assert res.values.shape[0] == n
@@ -254,20 +268,29 @@ def test_real_recordings(corpus_dir) -> None:
         res = extract_file(clip, FeatureParams(groups=("mfcc", "spectral", "zcr")), frames=True)
         y, sr = librosa.load(clip, sr=SR)
         mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr), top_db=None)
-        np.testing.assert_allclose(feat(res, "mfcc", 13), librosa.feature.mfcc(S=mel, n_mfcc=13),
-                                   rtol=1e-3, atol=1e-2)
-        np.testing.assert_allclose(feat(res, "spectral_centroid", 1),
-                                   librosa.feature.spectral_centroid(y=y, sr=sr), rtol=1e-3)
-        np.testing.assert_allclose(feat(res, "zcr", 1),
-                                   librosa.feature.zero_crossing_rate(y), atol=1e-6)
+        np.testing.assert_allclose(
+            feat(res, "mfcc", 13), librosa.feature.mfcc(S=mel, n_mfcc=13), rtol=1e-3, atol=1e-2
+        )
+        np.testing.assert_allclose(
+            feat(res, "spectral_centroid", 1),
+            librosa.feature.spectral_centroid(y=y, sr=sr),
+            rtol=1e-3,
+        )
+        np.testing.assert_allclose(
+            feat(res, "zcr", 1), librosa.feature.zero_crossing_rate(y), atol=1e-6
+        )
         trumpet = corpus_dir / "librosa" / "trumpet.ogg"
         res = extract_file(trumpet, FeatureParams(groups=("chroma", "rms", "tempo")), frames=True)
         y, sr = librosa.load(trumpet, sr=SR)
-        np.testing.assert_allclose(feat(res, "chroma", 12),
-                                   librosa.feature.chroma_stft(y=y, sr=sr, tuning=0.0),
-                                   rtol=1e-3, atol=1e-4)
-        np.testing.assert_allclose(feat(res, "rms", 1), librosa.feature.rms(y=y), rtol=1e-4,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            feat(res, "chroma", 12),
+            librosa.feature.chroma_stft(y=y, sr=sr, tuning=0.0),
+            rtol=1e-3,
+            atol=1e-4,
+        )
+        np.testing.assert_allclose(
+            feat(res, "rms", 1), librosa.feature.rms(y=y), rtol=1e-4, atol=1e-6
+        )
 
 
 def test_parallel_blocks_equal_serial(y: np.ndarray) -> None:
@@ -276,9 +299,14 @@ def test_parallel_blocks_equal_serial(y: np.ndarray) -> None:
     np.testing.assert_allclose(parallel.values, serial.values, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize(("sr", "n_fft", "hop", "n_mels", "fmin", "fmax"),
-                         [(22050, 2048, 512, 128, 0.0, None), (16000, 512, 160, 40, 20.0, 7600.0),
-                          (8000, 1024, 256, 64, 0.0, None)])
+@pytest.mark.parametrize(
+    ("sr", "n_fft", "hop", "n_mels", "fmin", "fmax"),
+    [
+        (22050, 2048, 512, 128, 0.0, None),
+        (16000, 512, 160, 40, 20.0, 7600.0),
+        (8000, 1024, 256, 64, 0.0, None),
+    ],
+)
 def test_numpy_building_blocks_equal_librosa(sr, n_fft, hop, n_mels, fmin, fmax) -> None:
     from audiokit import dsp
 
@@ -288,23 +316,30 @@ def test_numpy_building_blocks_equal_librosa(sr, n_fft, hop, n_mels, fmin, fmax)
     y[4000:4100] = 1e-11
     ref = librosa.stft(y, n_fft=n_fft, hop_length=hop)
     np.testing.assert_allclose(dsp.stft(y, n_fft, hop), ref, atol=2e-6)
-    np.testing.assert_array_equal(dsp.mel_filters(sr, n_fft, n_mels, fmin, fmax),
-                                  librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
-                                                      fmax=fmax))
-    np.testing.assert_array_equal(dsp.chroma_filters(sr, n_fft),
-                                  librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=0.0))
-    np.testing.assert_allclose(dsp.rms(y, n_fft, hop),
-                               librosa.feature.rms(y=y, frame_length=n_fft, hop_length=hop)[0],
-                               rtol=1e-6)
+    np.testing.assert_array_equal(
+        dsp.mel_filters(sr, n_fft, n_mels, fmin, fmax),
+        librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax),
+    )
+    np.testing.assert_array_equal(
+        dsp.chroma_filters(sr, n_fft), librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=0.0)
+    )
+    np.testing.assert_allclose(
+        dsp.rms(y, n_fft, hop),
+        librosa.feature.rms(y=y, frame_length=n_fft, hop_length=hop)[0],
+        rtol=1e-6,
+    )
     np.testing.assert_array_equal(
         dsp.zero_crossing_rate(y, n_fft, hop),
-        librosa.feature.zero_crossing_rate(y, frame_length=n_fft, hop_length=hop)[0])
+        librosa.feature.zero_crossing_rate(y, frame_length=n_fft, hop_length=hop)[0],
+    )
     x = rng.standard_normal((13, 40)).astype(np.float32)
     for width in (3, 5, 9):
         for order in (1, 2):
-            np.testing.assert_allclose(dsp.delta(x, width, order),
-                                       librosa.feature.delta(x, width=width, order=order),
-                                       atol=1e-5)
+            np.testing.assert_allclose(
+                dsp.delta(x, width, order),
+                librosa.feature.delta(x, width=width, order=order),
+                atol=1e-5,
+            )
 
 
 def test_beat_tracker_port_equals_librosa(sample_dir, corpus_dir) -> None:
@@ -312,9 +347,13 @@ def test_beat_tracker_port_equals_librosa(sample_dir, corpus_dir) -> None:
     from audiokit.features.rhythm import Tempogram, beat_frames
     from audiokit.features.schema import FeatureParams
 
-    files = [sample_dir / "music" / "melody.ogg", sample_dir / "speech" / "hello.wav",
-             corpus_dir / "librosa" / "trumpet.ogg", corpus_dir / "librosa" / "humpback.ogg",
-             *sorted((corpus_dir / "fsdd").glob("*.wav"))[:12]]
+    files = [
+        sample_dir / "music" / "melody.ogg",
+        sample_dir / "speech" / "hello.wav",
+        corpus_dir / "librosa" / "trumpet.ogg",
+        corpus_dir / "librosa" / "humpback.ogg",
+        *sorted((corpus_dir / "fsdd").glob("*.wav"))[:12],
+    ]
     exact = 0
     for f in files:
         y, sr = librosa.load(f, sr=SR)

@@ -44,8 +44,12 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
 
 def _job(kind: str, out: Path, **fig: object) -> PlotJob:
     opts = {"width": 6.0, "height": 3.0, "dpi": 60.0, "overwrite": True, **fig}
-    return PlotJob(kind, FigureOptions(**opts), SpectralOptions(),  # type: ignore[arg-type]
-                   OutputSpec(str(out), None, ""))
+    return PlotJob(
+        kind,
+        FigureOptions(**opts),
+        SpectralOptions(),  # type: ignore[arg-type]
+        OutputSpec(str(out), None, ""),
+    )
 
 
 def _inp(path: Path) -> Input:
@@ -111,8 +115,10 @@ def test_waveform_size_dpi_and_silent_half_is_flat(write_audio, tmp_path: Path) 
 
 
 def test_short_span_is_drawn_sample_by_sample(sample_dir: Path, tmp_path: Path) -> None:
-    res = plot_task(_job("waveform", tmp_path / "z.png", start=0.5, duration=0.01),
-                    _inp(sample_dir / "tones" / "sine440.wav"))
+    res = plot_task(
+        _job("waveform", tmp_path / "z.png", start=0.5, duration=0.01),
+        _inp(sample_dir / "tones" / "sine440.wav"),
+    )
     assert res.notes["envelope"] is False
     assert res.start == 0.5 and res.seconds == pytest.approx(0.01, abs=1e-4)
     assert res.panels[0].xlim == pytest.approx((0.5, 0.51), abs=1e-4)
@@ -218,17 +224,25 @@ def test_chroma_of_a_is_hottest_in_row_a(write_audio, tmp_path: Path) -> None:
     (panel,) = res.panels
     img = png_rgb(out)
     left, right = int(panel.x_to_col(0.2)), int(panel.x_to_col(0.8))
-    redness = [img[int(panel.y_to_row(k + 0.5)), left:right, 0].mean()
-               - img[int(panel.y_to_row(k + 0.5)), left:right, 2].mean() for k in range(12)]
+    redness = [
+        img[int(panel.y_to_row(k + 0.5)), left:right, 0].mean()
+        - img[int(panel.y_to_row(k + 0.5)), left:right, 2].mean()
+        for k in range(12)
+    ]
     assert int(np.argmax(redness)) == 9  # A
 
 
 def test_mfcc_heatmap_rows(write_audio, tmp_path: Path) -> None:
     path = write_audio("n.wav", sine(300, SR, 1.0, 0.5), SR)
     res = plot_task(
-        PlotJob("mfcc", FigureOptions(width=6, height=3, dpi=60),
-                SpectralOptions(n_mfcc=13), OutputSpec(str(tmp_path / "m.png"), None, "")),
-        _inp(path))
+        PlotJob(
+            "mfcc",
+            FigureOptions(width=6, height=3, dpi=60),
+            SpectralOptions(n_mfcc=13),
+            OutputSpec(str(tmp_path / "m.png"), None, ""),
+        ),
+        _inp(path),
+    )
     (panel,) = res.panels
     assert panel.ylim == (0.0, 13.0) and res.notes["frames"] == 1 + SR // 512
 
@@ -267,11 +281,22 @@ def test_in_memory_kinds_refuse_very_long_spans(write_audio, tmp_path: Path) -> 
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_default_output_name_and_json(runner, cli, sample_dir: Path, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_default_output_name_and_json(
+    runner, cli, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    r = runner.invoke(cli, ["plot", str(sample_dir / "tones" / "sine440.wav"), "--kind", "psd",
-                            "--json", "--dpi", "50"])
+    r = runner.invoke(
+        cli,
+        [
+            "plot",
+            str(sample_dir / "tones" / "sine440.wav"),
+            "--kind",
+            "psd",
+            "--json",
+            "--dpi",
+            "50",
+        ],
+    )
     assert r.exit_code == 0, r.stderr
     row = json.loads(r.stdout)
     assert row["output"] == "sine440.psd.png" and (tmp_path / "sine440.psd.png").is_file()
@@ -279,8 +304,10 @@ def test_cli_default_output_name_and_json(runner, cli, sample_dir: Path, tmp_pat
     # A second run refuses to overwrite, naming the output; --overwrite replaces it.
     r = runner.invoke(cli, ["plot", str(sample_dir / "tones" / "sine440.wav"), "--kind", "psd"])
     assert r.exit_code == 1 and "sine440.psd.png exists" in r.stderr
-    r = runner.invoke(cli, ["plot", str(sample_dir / "tones" / "sine440.wav"), "--kind", "psd",
-                            "--overwrite", "-q"])
+    r = runner.invoke(
+        cli,
+        ["plot", str(sample_dir / "tones" / "sine440.wav"), "--kind", "psd", "--overwrite", "-q"],
+    )
     assert r.exit_code == 0 and r.stdout == ""
 
 
@@ -288,8 +315,20 @@ def test_cli_batch_mirrors_tree_in_parallel(runner, cli, write_audio, tmp_path: 
     for i in range(4):
         write_audio(f"in/d{i % 2}/c{i}.wav", sine(200 + 100 * i, SR, 0.3), SR)
     (tmp_path / "in" / "d0" / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
-    r = runner.invoke(cli, ["plot", str(tmp_path / "in"), "--kind", "waveform", "-o",
-                            str(tmp_path / "out") + "/", "-j", "2", "--json"])
+    r = runner.invoke(
+        cli,
+        [
+            "plot",
+            str(tmp_path / "in"),
+            "--kind",
+            "waveform",
+            "-o",
+            str(tmp_path / "out") + "/",
+            "-j",
+            "2",
+            "--json",
+        ],
+    )
     assert r.exit_code == 1
     assert "broken.wav" in r.stderr and r.stderr.count("\n") == 1
     rows = [json.loads(line) for line in r.stdout.splitlines()]
@@ -317,9 +356,11 @@ def test_cli_refuses_ambiguous_outputs(runner, cli, write_audio, tmp_path: Path)
 
 
 def test_cli_start_does_not_import_matplotlib_or_librosa() -> None:
-    code = ("import sys, audiokit.cli.plot, audiokit.cli.spectrogram; "
-            "bad = [m for m in ('matplotlib', 'librosa', 'scipy', 'numpy') if m in sys.modules];"
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, audiokit.cli.plot, audiokit.cli.spectrogram; "
+        "bad = [m for m in ('matplotlib', 'librosa', 'scipy', 'numpy') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -329,16 +370,21 @@ def test_time_ticks_are_readable_for_long_spans() -> None:
 
     assert render._clock(3725.0, with_hours=True) == "1:02:05"
     assert render._clock(185.0, with_hours=False) == "3:05"
-    for start, end, label, first in ((0.0, 3.0, "time (s)", None),
-                                     (0.0, 600.0, "time (m:ss)", "0:00"),
-                                     (3600.0, 3 * 3600.0, "time (h:mm:ss)", "1:00:00")):
+    for start, end, label, first in (
+        (0.0, 3.0, "time (s)", None),
+        (0.0, 600.0, "time (m:ss)", "0:00"),
+        (3600.0, 3 * 3600.0, "time (h:mm:ss)", "1:00:00"),
+    ):
         with render.figure(6, 2, 50) as fig:
             (ax,) = render.stack(fig, 1)
             render.time_axis(ax, start, end)
             fig.canvas.draw()
             assert ax.get_xlabel() == label
-            ticks = [t.get_text() for t in ax.get_xticklabels()
-                     if t.get_text() and start <= t.get_position()[0] <= end]
+            ticks = [
+                t.get_text()
+                for t in ax.get_xticklabels()
+                if t.get_text() and start <= t.get_position()[0] <= end
+            ]
             assert 3 <= len(ticks) <= 11
             if first:
                 assert ticks[0] == first

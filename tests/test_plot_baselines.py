@@ -79,6 +79,8 @@ def test_a_changed_picture_is_caught(sample_dir: Path, tmp_path: Path) -> None:
         pytest.skip("baselines not generated yet")
     other = tmp_path / "other.png"
     path = sample_dir / "clipped" / "dc_offset.wav"
-    plot_task(PlotJob("waveform", FIG, SpectralOptions(), OutputSpec(str(other), None, "")),
-              Input(str(path), str(path), "sine440.wav"))
+    plot_task(
+        PlotJob("waveform", FIG, SpectralOptions(), OutputSpec(str(other), None, "")),
+        Input(str(path), str(path), "sine440.wav"),
+    )
     assert compare_images(str(expected), str(other), tol=TOL) is not None

@@ -18,12 +18,22 @@ from tests.test_plot import luminance, png_info, png_rgb
 SR = 8000
 
 
-def _job(tmp_path: Path, scale: str = "log", data: str | None = None,
-         max_columns: int | None = None, start: float | None = None) -> SpectrogramJob:
+def _job(
+    tmp_path: Path,
+    scale: str = "log",
+    data: str | None = None,
+    max_columns: int | None = None,
+    start: float | None = None,
+) -> SpectrogramJob:
     fo = FigureOptions(width=6.0, height=4.0, dpi=60.0, overwrite=True, start=start)
     sp = SpectralOptions(n_mels=64, max_columns=max_columns)
-    return SpectrogramJob(fo, sp, OutputSpec(str(tmp_path / f"out.{scale}.png"), None, ""),
-                          scale=scale, data=OutputSpec(data, None, "") if data else None)
+    return SpectrogramJob(
+        fo,
+        sp,
+        OutputSpec(str(tmp_path / f"out.{scale}.png"), None, ""),
+        scale=scale,
+        data=OutputSpec(data, None, "") if data else None,
+    )
 
 
 def _decoded(path: Path) -> np.ndarray:
@@ -131,8 +141,7 @@ def test_data_npy_is_librosa_amplitude_to_db(write_audio, tmp_path: Path) -> Non
 
     y = (sine(440, SR, 1.0, 0.5) + sine(1000, SR, 1.0, 0.05)).astype(np.float32)
     path = write_audio("two.wav", y, SR)
-    res = spectrogram_task(_job(tmp_path, "linear", data=str(tmp_path / "m.npy")),
-                           _inp(path))
+    res = spectrogram_task(_job(tmp_path, "linear", data=str(tmp_path / "m.npy")), _inp(path))
     got = np.load(tmp_path / "m.npy")
     y = _decoded(path)
     ref = librosa.amplitude_to_db(np.abs(librosa.stft(y)), ref=np.max, top_db=80.0)
@@ -169,7 +178,8 @@ def test_data_parquet_long_format(write_audio, tmp_path: Path) -> None:
 
     path = write_audio("tone.wav", sine(440, SR, 0.5, 0.5), SR)
     res = spectrogram_task(
-        _job(tmp_path, "linear", data=str(tmp_path / "m.parquet"), start=0.1), _inp(path))
+        _job(tmp_path, "linear", data=str(tmp_path / "m.parquet"), start=0.1), _inp(path)
+    )
     tab = pq.read_table(tmp_path / "m.parquet")
     assert tab.column_names == ["time", "frequency", "db"]
     assert tab.num_rows == res.notes["rows"] * res.notes["columns"]
@@ -186,8 +196,24 @@ def test_data_parquet_long_format(write_audio, tmp_path: Path) -> None:
 def test_cli_one_file_size_dpi_and_json(runner, cli, write_audio, tmp_path: Path) -> None:
     path = write_audio("tone.wav", sine(440, SR, 1.0, 0.5), SR)
     out = tmp_path / "t.png"
-    r = runner.invoke(cli, ["spectrogram", str(path), "-o", str(out), "--width", "5",
-                            "--height", "3", "--dpi", "80", "--scale", "mel", "--json"])
+    r = runner.invoke(
+        cli,
+        [
+            "spectrogram",
+            str(path),
+            "-o",
+            str(out),
+            "--width",
+            "5",
+            "--height",
+            "3",
+            "--dpi",
+            "80",
+            "--scale",
+            "mel",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.stderr
     row = json.loads(r.stdout)
     assert row["output"] == str(out) and (row["width"], row["height"]) == (400, 240)
@@ -195,14 +221,25 @@ def test_cli_one_file_size_dpi_and_json(runner, cli, write_audio, tmp_path: Path
     assert size == (400, 240) and dpi == pytest.approx(80, abs=0.1)
 
 
-def test_cli_directory_mirrors_tree_with_data(runner, cli, write_audio, tmp_path: Path
-                                              ) -> None:
+def test_cli_directory_mirrors_tree_with_data(runner, cli, write_audio, tmp_path: Path) -> None:
     write_audio("in/a/x.wav", sine(300, SR, 0.5), SR)
     write_audio("in/b/y.wav", sine(600, SR, 0.5), SR)
     (tmp_path / "in" / "b" / "bad.wav").write_bytes(b"not audio at all")
-    r = runner.invoke(cli, ["spectrogram", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
-                            "--data", str(tmp_path / "mats"), "--data-format", "parquet",
-                            "-j", "2"])
+    r = runner.invoke(
+        cli,
+        [
+            "spectrogram",
+            str(tmp_path / "in"),
+            "-o",
+            str(tmp_path / "out"),
+            "--data",
+            str(tmp_path / "mats"),
+            "--data-format",
+            "parquet",
+            "-j",
+            "2",
+        ],
+    )
     assert r.exit_code == 1
     assert "bad.wav" in r.stderr and r.stderr.count("audiokit:") == 1
     assert (tmp_path / "out" / "a" / "x.spectrogram.png").is_file()
@@ -218,11 +255,21 @@ def test_cli_usage_errors(runner, cli, sample_dir: Path, tmp_path: Path) -> None
     assert r.exit_code == 2 and "--fmax" in r.stderr
     r = runner.invoke(cli, ["spectrogram", tone, "--cmap", "nope", "-o", str(tmp_path / "a.png")])
     assert r.exit_code == 2 and "colour map" in r.stderr
-    r = runner.invoke(cli, ["spectrogram", tone, "--data", str(tmp_path / "m.csv"),
-                            "-o", str(tmp_path / "b.png")])
+    r = runner.invoke(
+        cli, ["spectrogram", tone, "--data", str(tmp_path / "m.csv"), "-o", str(tmp_path / "b.png")]
+    )
     assert r.exit_code == 2 and ".npy or .parquet" in r.stderr
-    r = runner.invoke(cli, ["spectrogram", tone, "--data", str(tmp_path / "m.csv") + "/",
-                            "-o", str(tmp_path / "b.png")])
+    r = runner.invoke(
+        cli,
+        [
+            "spectrogram",
+            tone,
+            "--data",
+            str(tmp_path / "m.csv") + "/",
+            "-o",
+            str(tmp_path / "b.png"),
+        ],
+    )
     assert r.exit_code == 0, r.stderr
     assert (tmp_path / "m.csv" / "sine440.spectrogram.npy").is_file()
     assert (tmp_path / "b.png").is_file()
@@ -234,19 +281,26 @@ def test_cli_help_states_long_file_behaviour(runner, cli) -> None:
     assert "block by block" in r.stdout and "mean" in r.stdout and "--max-columns" in r.stdout
 
 
-@pytest.mark.parametrize(("sr", "n_fft", "n_mels", "fmin", "fmax"),
-                         [(22050, 2048, 128, 0.0, 11025.0), (8000, 512, 40, 50.0, 3000.0)])
-def test_numpy_mel_filterbank_equals_librosa(sr: int, n_fft: int, n_mels: int, fmin: float,
-                                             fmax: float) -> None:
+@pytest.mark.parametrize(
+    ("sr", "n_fft", "n_mels", "fmin", "fmax"),
+    [(22050, 2048, 128, 0.0, 11025.0), (8000, 512, 40, 50.0, 3000.0)],
+)
+def test_numpy_mel_filterbank_equals_librosa(
+    sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float
+) -> None:
     import librosa
 
     from audiokit import dsp
 
     ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    np.testing.assert_allclose(dsp.mel_filters(sr, n_fft, n_mels, fmin, fmax), ref,
-                               rtol=1e-5, atol=1e-6 * ref.max())
-    np.testing.assert_allclose(dsp.mel_frequencies(n_mels, fmin, fmax),
-                               librosa.mel_frequencies(n_mels, fmin=fmin, fmax=fmax), rtol=1e-9)
+    np.testing.assert_allclose(
+        dsp.mel_filters(sr, n_fft, n_mels, fmin, fmax), ref, rtol=1e-5, atol=1e-6 * ref.max()
+    )
+    np.testing.assert_allclose(
+        dsp.mel_frequencies(n_mels, fmin, fmax),
+        librosa.mel_frequencies(n_mels, fmin=fmin, fmax=fmax),
+        rtol=1e-9,
+    )
 
 
 def test_numpy_preemphasis_and_windows_equal_librosa_scipy() -> None:
@@ -258,8 +312,9 @@ def test_numpy_preemphasis_and_windows_equal_librosa_scipy() -> None:
     y = np.random.default_rng(6).standard_normal((2, 3000)).astype(np.float32)
     a, zf = dsp.preemphasis(y[:, :1234], 0.9)
     b, _ = dsp.preemphasis(y[:, 1234:], 0.9, zf)
-    np.testing.assert_allclose(np.concatenate([a, b], -1),
-                               librosa.effects.preemphasis(y, coef=0.9), atol=1e-6)
+    np.testing.assert_allclose(
+        np.concatenate([a, b], -1), librosa.effects.preemphasis(y, coef=0.9), atol=1e-6
+    )
     for name in ("hann", "hamming", "blackman"):
         np.testing.assert_allclose(dsp.window(name, 1024), get_window(name, 1024), atol=1e-6)
 
@@ -268,9 +323,11 @@ def test_spectrogram_does_not_import_librosa() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from audiokit.plots import spectrogram, tasks, kinds; "
-            "from audiokit.plots.spectra import PooledStft, StftParams, mel_power; "
-            "import numpy as np; a = PooledStft(StftParams(), 1); a.feed(np.ones((1, 5000)));"
-            "mel_power(a.finish(), 22050, 2048, 64, 0, None); "
-            "sys.exit('librosa' in sys.modules)")
+    code = (
+        "import sys; from audiokit.plots import spectrogram, tasks, kinds; "
+        "from audiokit.plots.spectra import PooledStft, StftParams, mel_power; "
+        "import numpy as np; a = PooledStft(StftParams(), 1); a.feed(np.ones((1, 5000)));"
+        "mel_power(a.finish(), 22050, 2048, 64, 0, None); "
+        "sys.exit('librosa' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

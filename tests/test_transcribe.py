@@ -123,8 +123,9 @@ def test_cli_txt_to_stdout(runner, cli, sample_dir: Path, tiny) -> None:
     assert res.stderr == ""
 
 
-def test_cli_srt_vtt_files_are_well_formed(runner, cli, sample_dir: Path, tmp_path: Path,
-                                           write_audio, tiny) -> None:
+def test_cli_srt_vtt_files_are_well_formed(
+    runner, cli, sample_dir: Path, tmp_path: Path, write_audio, tiny
+) -> None:
     from audiokit import audio_io
 
     y, _ = audio_io.load(sample_dir / "speech" / "hello.wav", sr=16000)
@@ -174,24 +175,30 @@ def test_cli_batch_mirrors_tree_and_survives_a_corrupt_file(
     assert {"quick", "fox"} <= set(words((out / "sub" / "hello.txt").read_text()))
     assert (out / "quiet.txt").read_text() == ""
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
-        "quiet.txt", "sub", "sub/hello.txt"]
+        "quiet.txt",
+        "sub",
+        "sub/hello.txt",
+    ]
 
 
-def test_cli_table_with_summary_in_parallel(runner, cli, sample_dir: Path, tmp_path: Path,
-                                            write_audio, tiny) -> None:
+def test_cli_table_with_summary_in_parallel(
+    runner, cli, sample_dir: Path, tmp_path: Path, write_audio, tiny
+) -> None:
     import pyarrow.parquet as pq
 
     silent = write_audio("silent.wav", np.zeros(8000, np.float32), 8000)
-    inputs = [str(sample_dir / "speech" / "hello.wav"),
-              str(sample_dir / "speech" / "with_pauses.flac"), str(silent)]
+    inputs = [
+        str(sample_dir / "speech" / "hello.wav"),
+        str(sample_dir / "speech" / "with_pauses.flac"),
+        str(silent),
+    ]
     out = tmp_path / "t.parquet"
     res = runner.invoke(cli, ["transcribe", "-j", "2", *inputs, "-o", str(out)])
     assert res.exit_code == 0, res.stderr
     seg = pq.read_table(out).to_pylist()
     files = pq.read_table(tmp_path / "t.files.parquet").to_pylist()
     assert [f["path"] for f in files] == inputs
-    assert [f["segments"] for f in files] == [
-        sum(r["path"] == p for r in seg) for p in inputs]
+    assert [f["segments"] for f in files] == [sum(r["path"] == p for r in seg) for p in inputs]
     assert files[2]["segments"] == 0 and files[2]["text"] == ""
     assert files[0]["duration"] == pytest.approx(6.392, abs=1e-3)
     assert {"lazy", "dog"} <= set(words(files[0]["text"]))
@@ -199,8 +206,9 @@ def test_cli_table_with_summary_in_parallel(runner, cli, sample_dir: Path, tmp_p
     assert pq.read_schema(out).metadata[b"audiokit.model"] == b"tiny.en"
 
 
-def test_cli_interrupt_leaves_no_partial_table(runner, cli, sample_dir: Path, tmp_path: Path,
-                                               monkeypatch, tiny) -> None:
+def test_cli_interrupt_leaves_no_partial_table(
+    runner, cli, sample_dir: Path, tmp_path: Path, monkeypatch, tiny
+) -> None:
     import audiokit.cli.transcribe as cmd
 
     real = cmd._task
@@ -215,8 +223,9 @@ def test_cli_interrupt_leaves_no_partial_table(runner, cli, sample_dir: Path, tm
     monkeypatch.setattr(cmd, "_task", interrupted)
     hello = str(sample_dir / "speech" / "hello.wav")
     pauses = str(sample_dir / "speech" / "with_pauses.flac")
-    res = runner.invoke(cli, ["transcribe", "-j", "1", hello, pauses, "-o",
-                              str(tmp_path / "t.jsonl")])
+    res = runner.invoke(
+        cli, ["transcribe", "-j", "1", hello, pauses, "-o", str(tmp_path / "t.jsonl")]
+    )
     assert res.exit_code == 130
     assert list(tmp_path.iterdir()) == []
 
@@ -260,8 +269,9 @@ def test_cuda_falls_back_to_cpu_with_a_note(runner, cli, sample_dir: Path, tiny)
 
     if ctranslate2.get_cuda_device_count() > 0:
         pytest.skip("a GPU is present")
-    res = runner.invoke(cli, ["transcribe", "-j", "1", "--device", "cuda",
-                              str(sample_dir / "speech" / "hello.wav")])
+    res = runner.invoke(
+        cli, ["transcribe", "-j", "1", "--device", "cuda", str(sample_dir / "speech" / "hello.wav")]
+    )
     assert res.exit_code == 0, res.stderr
     assert "CUDA is not available" in res.stderr and "lazy" in res.stdout.lower()
 
@@ -275,6 +285,7 @@ def test_command_module_imports_no_heavy_library() -> None:
         "print(sorted(m for m in ('faster_whisper', 'ctranslate2', 'pyarrow', 'numpy',"
         " 'onnxruntime', 'huggingface_hub') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"

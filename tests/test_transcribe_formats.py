@@ -28,16 +28,27 @@ def _seconds(m: tuple[str, ...]) -> float:
 
 
 def _seg(start: float, end: float, text: str, **kw: float) -> Segment:
-    return Segment(start, end, text, kw.get("lp", -0.3), kw.get("ns", 0.05), 1.2,
-                   (Word(start, end, text.split()[0], 0.9),) if text else ())
+    return Segment(
+        start,
+        end,
+        text,
+        kw.get("lp", -0.3),
+        kw.get("ns", 0.05),
+        1.2,
+        (Word(start, end, text.split()[0], 0.9),) if text else (),
+    )
 
 
 def make_transcript(segments: list[Segment] | None = None) -> Transcript:
-    segs = segments if segments is not None else [
-        _seg(0.0, 2.5, "Hello there."),
-        _seg(2.5, 3661.2345, "A long one, an hour later."),
-        _seg(3661.0, 3661.0, "Overlapping and empty span."),  # not monotonic, zero length
-    ]
+    segs = (
+        segments
+        if segments is not None
+        else [
+            _seg(0.0, 2.5, "Hello there."),
+            _seg(2.5, 3661.2345, "A long one, an hour later."),
+            _seg(3661.0, 3661.0, "Overlapping and empty span."),  # not monotonic, zero length
+        ]
+    )
     return Transcript("a/b.wav", 3700.0, "en", 0.97, True, tuple(segs), "tiny.en", "transcribe")
 
 
@@ -79,8 +90,14 @@ def check_monotonic(spans: list[tuple[float, float]]) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "sep", "expected"),
-    [(0, ",", "00:00:00,000"), (1.0005, ",", "00:00:01,000"), (61.25, ".", "00:01:01.250"),
-     (3661.2345, ",", "01:01:01,234"), (59.9996, ",", "00:01:00,000"), (-0.2, ",", "00:00:00,000")],
+    [
+        (0, ",", "00:00:00,000"),
+        (1.0005, ",", "00:00:01,000"),
+        (61.25, ".", "00:01:01.250"),
+        (3661.2345, ",", "01:01:01,234"),
+        (59.9996, ",", "00:01:00,000"),
+        (-0.2, ",", "00:00:00,000"),
+    ],
 )
 def test_timestamp(seconds: float, sep: str, expected: str) -> None:
     assert timestamp(seconds, sep) == expected
@@ -130,8 +147,12 @@ def test_json_document_and_words() -> None:
     assert doc["language"] == "en" and doc["language_probability"] == 0.97
     assert doc["text"] == "Hello there. A long one, an hour later. Overlapping and empty span."
     assert len(doc["segments"]) == 3
-    assert doc["segments"][0]["words"][0] == {"start": 0.0, "end": 2.5, "word": "Hello",
-                                              "probability": 0.9}
+    assert doc["segments"][0]["words"][0] == {
+        "start": 0.0,
+        "end": 2.5,
+        "word": "Hello",
+        "probability": 0.9,
+    }
     assert "words" not in to_dict(t)["segments"][0]
 
 
@@ -139,8 +160,16 @@ def test_table_rows() -> None:
     t = make_transcript()
     rows = segment_rows(t)
     assert [r["segment"] for r in rows] == [0, 1, 2]
-    assert list(rows[0]) == ["path", "segment", "start", "end", "text", "avg_logprob",
-                             "no_speech_prob", "language"]
+    assert list(rows[0]) == [
+        "path",
+        "segment",
+        "start",
+        "end",
+        "text",
+        "avg_logprob",
+        "no_speech_prob",
+        "language",
+    ]
     assert rows[0]["path"] == "a/b.wav" and rows[0]["language"] == "en"
     summary = file_row(t)
     assert summary["segments"] == 3 and summary["duration"] == 3700.0

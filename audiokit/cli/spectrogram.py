@@ -33,29 +33,58 @@ Examples:
 """,
 )
 @batch_options
-@output_option("A .png for one input, or a directory for many (mirrors the input tree, "
-               "names {stem}.spectrogram.png). Default for one input: {stem}.spectrogram.png.")
-@click.option("--scale", type=click.Choice(SCALES), default="log", show_default=True,
-              help="Frequency axis: linear, log (the linear STFT on a log-frequency axis) "
-              "or mel (mel power in --n-mels bands).")
+@output_option(
+    "A .png for one input, or a directory for many (mirrors the input tree, "
+    "names {stem}.spectrogram.png). Default for one input: {stem}.spectrogram.png."
+)
+@click.option(
+    "--scale",
+    type=click.Choice(SCALES),
+    default="log",
+    show_default=True,
+    help="Frequency axis: linear, log (the linear STFT on a log-frequency axis) "
+    "or mel (mel power in --n-mels bands).",
+)
 @n_mels_option()
 @figure_options
 @spectral_options
 @click.option("--cmap", default="magma", show_default=True, help="Matplotlib colour map.")
-@click.option("--preemphasis", type=float, is_flag=False, flag_value=0.97, default=None,
-              metavar="[COEF]", help="Also draw the spectrogram after pre-emphasis "
-              "y[n] - COEF*y[n-1] (default COEF 0.97), below the original.")
-@click.option("--data", metavar="PATH",
-              help="Also write the drawn dB matrix: FILE.npy (shape (bins, frames); "
-              "(channels, bins, frames) for several lanes) or FILE.parquet (long format: "
-              "[channel,] time, frequency, db); a directory for many inputs.")
-@click.option("--data-format", type=click.Choice(["npy", "parquet"]), default="npy",
-              show_default=True, help="Format of --data files written into a directory.")
+@click.option(
+    "--preemphasis",
+    type=float,
+    is_flag=False,
+    flag_value=0.97,
+    default=None,
+    metavar="[COEF]",
+    help="Also draw the spectrogram after pre-emphasis "
+    "y[n] - COEF*y[n-1] (default COEF 0.97), below the original.",
+)
+@click.option(
+    "--data",
+    metavar="PATH",
+    help="Also write the drawn dB matrix: FILE.npy (shape (bins, frames); "
+    "(channels, bins, frames) for several lanes) or FILE.parquet (long format: "
+    "[channel,] time, frequency, db); a directory for many inputs.",
+)
+@click.option(
+    "--data-format",
+    type=click.Choice(["npy", "parquet"]),
+    default="npy",
+    show_default=True,
+    help="Format of --data files written into a directory.",
+)
 @overwrite_option
 @json_option
-def spectrogram_cmd(batch: BatchOptions, output: str | None, scale: str, data: str | None,
-                    data_format: str, preemphasis: float | None, as_json: bool,
-                    **kw: Any) -> None:
+def spectrogram_cmd(
+    batch: BatchOptions,
+    output: str | None,
+    scale: str,
+    data: str | None,
+    data_format: str,
+    preemphasis: float | None,
+    as_json: bool,
+    **kw: Any,
+) -> None:
     """Draw the spectrogram of each file: magnitude in dB relative to its maximum.
 
     Follows librosa: STFT with --n-fft/--hop-length/--window, centred frames,
@@ -81,8 +110,13 @@ def spectrogram_cmd(batch: BatchOptions, output: str | None, scale: str, data: s
         spec = outputs.plan(output, run.inputs, "{stem}.spectrogram.png")
         data_spec = None
         if data is not None:
-            data_spec = outputs.plan(data, run.inputs, f"{{stem}}.spectrogram.{data_format}",
-                                     suffixes=DATA_SUFFIXES, option="--data")
+            data_spec = outputs.plan(
+                data,
+                run.inputs,
+                f"{{stem}}.spectrogram.{data_format}",
+                suffixes=DATA_SUFFIXES,
+                option="--data",
+            )
         job = tasks.SpectrogramJob(figure, spectral, spec, scale, preemphasis, data_spec)
         report(run.run(functools.partial(tasks.spectrogram_task, job)), as_json, batch.quiet)
     run.exit()

@@ -23,7 +23,15 @@ Nothing here imports matplotlib, librosa or scipy at module level.
 from __future__ import annotations
 
 KINDS: tuple[str, ...] = (
-    "waveform", "spectrum", "psd", "features", "zcr", "mfcc", "chroma", "onsets", "overview",
+    "waveform",
+    "spectrum",
+    "psd",
+    "features",
+    "zcr",
+    "mfcc",
+    "chroma",
+    "onsets",
+    "overview",
 )
 """Kinds of ``audiokit plot``."""
 

@@ -36,9 +36,18 @@ def _axes(ax: Axes | None) -> Axes:
 
 def _lane_label(ax: Axes, label: str) -> None:
     if label:
-        ax.text(0.005, 0.97, label, transform=ax.transAxes, va="top", ha="left",
-                fontsize=8, fontweight="bold", color="black",
-                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.7})
+        ax.text(
+            0.005,
+            0.97,
+            label,
+            transform=ax.transAxes,
+            va="top",
+            ha="left",
+            fontsize=8,
+            fontweight="bold",
+            color="black",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.7},
+        )
 
 
 def waveform(
@@ -108,8 +117,18 @@ def heatmap(
     The QuadMesh (for a colour bar).
     """
     ax = _axes(ax)
-    mesh = ax.pcolormesh(x_edges, y_edges, data, cmap=cmap, vmin=vmin, vmax=vmax,
-                         shading="flat", rasterized=True, antialiased=False, linewidth=0)
+    mesh = ax.pcolormesh(
+        x_edges,
+        y_edges,
+        data,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        shading="flat",
+        rasterized=True,
+        antialiased=False,
+        linewidth=0,
+    )
     if yscale == "log":
         ax.set_yscale("log")
         render.light_log_ticks(ax.yaxis)
@@ -230,8 +249,17 @@ def zero_crossings(
         d = y1 - y0
         frac = np.where(d != 0, -y0 / np.where(d != 0, d, 1), 0.0)
         tz = times[i - 1] + np.clip(frac, 0, 1) * (times[i] - times[i - 1])
-        ax.plot(tz, np.zeros_like(tz), ls="none", marker="o", ms=5, mfc="none",
-                mec=marker_color, mew=1.2, label=f"{len(crossings)} zero crossings")
+        ax.plot(
+            tz,
+            np.zeros_like(tz),
+            ls="none",
+            marker="o",
+            ms=5,
+            mfc="none",
+            mec=marker_color,
+            mew=1.2,
+            label=f"{len(crossings)} zero crossings",
+        )
         ax.legend(loc="upper right")
     peak = max(float(np.max(np.abs(y))), 1e-4)
     ax.set_ylim(-peak * 1.1, peak * 1.1)
@@ -250,13 +278,31 @@ def event_lines(
     """Mark onsets (dashed) and beats (solid) as vertical lines on a waveform panel."""
     handles: list[Any] = []
     if onsets.size:
-        handles.append(ax.vlines(onsets, 0, 1, transform=ax.get_xaxis_transform(),
-                                 color=onset_color, lw=0.9, ls="--",
-                                 label=f"{onsets.size} onsets"))
+        handles.append(
+            ax.vlines(
+                onsets,
+                0,
+                1,
+                transform=ax.get_xaxis_transform(),
+                color=onset_color,
+                lw=0.9,
+                ls="--",
+                label=f"{onsets.size} onsets",
+            )
+        )
     if beats.size:
-        handles.append(ax.vlines(beats, 0, 1, transform=ax.get_xaxis_transform(),
-                                 color=beat_color, lw=1.3, alpha=0.7,
-                                 label=f"{beats.size} beats"))
+        handles.append(
+            ax.vlines(
+                beats,
+                0,
+                1,
+                transform=ax.get_xaxis_transform(),
+                color=beat_color,
+                lw=1.3,
+                alpha=0.7,
+                label=f"{beats.size} beats",
+            )
+        )
     if handles:
         ax.legend(handles=handles, loc="upper right")
     return ax

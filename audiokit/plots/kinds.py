@@ -129,8 +129,9 @@ def _spectrum(ctx: Context) -> dict[str, Any]:
     db = spectra.power_to_db(acc.finish() ** 2, ctx.spectral.top_db)
     axes = ctx.lanes()
     for i, (ax, name) in enumerate(zip(axes, span.lane_names(), strict=True)):
-        figures.spectrum(freqs, db[i], ax=ax, color=ctx.colors[0], label=name,
-                         floor=-ctx.spectral.top_db)
+        figures.spectrum(
+            freqs, db[i], ax=ax, color=ctx.colors[0], label=name, floor=-ctx.spectral.top_db
+        )
         render.register(ax, "spectrum")
         if i < len(axes) - 1:
             ax.set_xlabel("")
@@ -157,8 +158,7 @@ def _psd_panel(ax: Axes, freqs: np.ndarray, psd: np.ndarray, color: str, label: 
 
     db = spectra.to_db(psd, power=True)
     floor = max(float(np.min(db)), float(np.max(db)) - 120.0)
-    figures.spectrum(freqs, db, ax=ax, color=color, label=label,
-                     ylabel="PSD (dB/Hz)", floor=floor)
+    figures.spectrum(freqs, db, ax=ax, color=color, label=label, ylabel="PSD (dB/Hz)", floor=floor)
 
 
 def _psd(ctx: Context) -> dict[str, Any]:
@@ -184,12 +184,14 @@ def _features(ctx: Context) -> dict[str, Any]:
         curves = []
         for key, color in (("centroid", c[1]), ("rolloff", c[2]), ("bandwidth", c[3])):
             v = f[key]
-            curves.append((f"{key} {v.min():.0f}–{v.max():.0f} Hz", t,
-                           spectra.minmax_normalise(v), color))
+            curves.append(
+                (f"{key} {v.min():.0f}–{v.max():.0f} Hz", t, spectra.minmax_normalise(v), color)
+            )
             means[f"{key}_hz"].append(round(float(v.mean()), 3))
         hi = wave.hi[i] if wave.hi is not None else None
-        figures.curves_over_waveform(wave.times, wave.lo[i], hi, curves, ax=ax, color=c[0],
-                                     label=name)
+        figures.curves_over_waveform(
+            wave.times, wave.lo[i], hi, curves, ax=ax, color=c[0], label=name
+        )
         render.register(ax, "features")
     ctx.time_axes(axes)
     return {f"mean_{k}": v for k, v in means.items()}
@@ -205,8 +207,9 @@ def _zcr(ctx: Context) -> dict[str, Any]:
     for i, (ax, name) in enumerate(zip(axes, ctx.span.lane_names(), strict=True)):
         zc = spectra.zero_crossings(y[i])
         counts.append(int(zc.size))
-        figures.zero_crossings(t, y[i], zc, ax=ax, color=ctx.colors[0],
-                               marker_color=ctx.colors[1], label=name)
+        figures.zero_crossings(
+            t, y[i], zc, ax=ax, color=ctx.colors[0], marker_color=ctx.colors[1], label=name
+        )
         render.register(ax, "zcr")
     ctx.time_axes(axes)
     return {"zero_crossings": counts}
@@ -239,19 +242,30 @@ def _matrix_kind(ctx: Context, which: str) -> dict[str, Any]:
     mats = []
     for lane in y:
         if which == "mfcc":
-            m = librosa.feature.mfcc(y=lane, sr=span.sr, n_mfcc=sp.n_mfcc, n_fft=st.n_fft,
-                                     hop_length=st.hop_length, window=st.window,
-                                     n_mels=sp.n_mels, fmin=sp.fmin, fmax=sp.fmax)
+            m = librosa.feature.mfcc(
+                y=lane,
+                sr=span.sr,
+                n_mfcc=sp.n_mfcc,
+                n_fft=st.n_fft,
+                hop_length=st.hop_length,
+                window=st.window,
+                n_mels=sp.n_mels,
+                fmin=sp.fmin,
+                fmax=sp.fmax,
+            )
         else:
-            m = librosa.feature.chroma_stft(y=lane, sr=span.sr, n_fft=st.n_fft,
-                                            hop_length=st.hop_length, window=st.window)
+            m = librosa.feature.chroma_stft(
+                y=lane, sr=span.sr, n_fft=st.n_fft, hop_length=st.hop_length, window=st.window
+            )
         mats.append(m)
     data = np.stack(mats)
     frames = data.shape[-1]
     cols = ctx.n_cols if sp.max_columns is None else sp.max_columns
     data, pool = _pool_columns(data, cols)
-    x_edges = spectra.frame_edges(data.shape[-1], pool, frames, st.hop_length, span.sr,
-                                  span.duration) + span.offset
+    x_edges = (
+        spectra.frame_edges(data.shape[-1], pool, frames, st.hop_length, span.sr, span.duration)
+        + span.offset
+    )
     rows = data.shape[1]
     y_edges = np.arange(rows + 1, dtype=np.float64)
     # MFCC 0 (overall energy) dwarfs the others: the colour scale fits coefficients 1+.
@@ -263,9 +277,17 @@ def _matrix_kind(ctx: Context, which: str) -> dict[str, Any]:
     axes = ctx.lanes()
     mesh = None
     for i, (ax, name) in enumerate(zip(axes, span.lane_names(), strict=True)):
-        mesh = figures.heatmap(data[i], x_edges, y_edges, ax=ax, cmap=cmap, vmin=vmin,
-                               vmax=lim, ylabel="MFCC" if which == "mfcc" else "pitch class",
-                               label=name)
+        mesh = figures.heatmap(
+            data[i],
+            x_edges,
+            y_edges,
+            ax=ax,
+            cmap=cmap,
+            vmin=vmin,
+            vmax=lim,
+            ylabel="MFCC" if which == "mfcc" else "pitch class",
+            label=name,
+        )
         if which == "chroma":
             ax.set_yticks(np.arange(12) + 0.5, figures.CHROMA_LABELS)
         else:
@@ -300,8 +322,9 @@ def _onsets(ctx: Context) -> dict[str, Any]:
         tempo, beats = librosa.beat.beat_track(y=y[i], sr=span.sr, hop_length=hop, units="time")
         bpm = float(np.atleast_1d(tempo)[0])
         _draw_wave(ax, wave, i, ctx.colors[0], name)
-        figures.event_lines(ax, onsets + span.offset, beats + span.offset,
-                            ctx.colors[1], ctx.colors[2])
+        figures.event_lines(
+            ax, onsets + span.offset, beats + span.offset, ctx.colors[1], ctx.colors[2]
+        )
         ax.set_title(f"tempo {bpm:.1f} BPM", fontsize=8, loc="right")
         render.register(ax, "onsets")
         notes["onsets"].append(int(onsets.size))
@@ -328,31 +351,51 @@ def _overview(ctx: Context) -> dict[str, Any]:
         stft.feed(block)
         psd_acc.feed(block)
     power = stft.finish()
-    x_edges = spectra.frame_edges(power.shape[-1], pool, stft.frames, st.hop_length, span.sr,
-                                  span.duration) + span.offset
+    x_edges = (
+        spectra.frame_edges(
+            power.shape[-1], pool, stft.frames, st.hop_length, span.sr, span.duration
+        )
+        + span.offset
+    )
     # Five rows: the fourth is an empty spacer leaving room for the time axis labels.
-    axes = render.stack(ctx.fig, 5, height_ratios=[1, 1.4, 1.4, 0.2, 1.1], gap=0.28,
-                        colorbar=True, sharex=False)
+    axes = render.stack(
+        ctx.fig, 5, height_ratios=[1, 1.4, 1.4, 0.2, 1.1], gap=0.28, colorbar=True, sharex=False
+    )
     ax_w, ax_s, ax_m, spacer, ax_p = axes
     spacer.set_visible(False)
     for ax in (ax_s, ax_m):
         ax.sharex(ax_w)
-    figures.waveform(env.column_times(span.sr, span.offset), env.mins[0], env.maxs[0],
-                     ax=ax_w, color=ctx.colors[0])
+    figures.waveform(
+        env.column_times(span.sr, span.offset),
+        env.mins[0],
+        env.maxs[0],
+        ax=ax_w,
+        color=ctx.colors[0],
+    )
     ax_w.set_title("waveform", fontsize=9, loc="left")
     render.register(ax_w, "waveform")
     # STFT on a log-frequency axis (DC dropped).
     edges = spectra.linear_bin_edges(st.n_fft, span.sr)[1:]
     db = spectra.power_to_db(power[0, 1:], sp.top_db)
-    mesh = figures.heatmap(db, x_edges, edges, ax=ax_s, cmap=sp.cmap or "magma",
-                           yscale="log", vmin=-sp.top_db, vmax=0)
+    mesh = figures.heatmap(
+        db, x_edges, edges, ax=ax_s, cmap=sp.cmap or "magma", yscale="log", vmin=-sp.top_db, vmax=0
+    )
     ax_s.set_title("STFT (dB)", fontsize=9, loc="left")
     render.register(ax_s, "stft", "log")
     fmax = sp.fmax or span.sr / 2
     mel_db = spectra.power_to_db(
-        spectra.mel_power(power, span.sr, st.n_fft, sp.n_mels, sp.fmin, fmax)[0], sp.top_db)
-    figures.heatmap(mel_db, x_edges, spectra.mel_band_edges(sp.n_mels, sp.fmin, fmax), ax=ax_m,
-                    cmap=sp.cmap or "magma", yscale="mel", vmin=-sp.top_db, vmax=0)
+        spectra.mel_power(power, span.sr, st.n_fft, sp.n_mels, sp.fmin, fmax)[0], sp.top_db
+    )
+    figures.heatmap(
+        mel_db,
+        x_edges,
+        spectra.mel_band_edges(sp.n_mels, sp.fmin, fmax),
+        ax=ax_m,
+        cmap=sp.cmap or "magma",
+        yscale="mel",
+        vmin=-sp.top_db,
+        vmax=0,
+    )
     ax_m.set_title(f"mel spectrogram ({sp.n_mels} bands, dB)", fontsize=9, loc="left")
     render.register(ax_m, "mel", "mel")
     for i, ax in enumerate((ax_w, ax_s, ax_m)):
@@ -368,20 +411,27 @@ def _overview(ctx: Context) -> dict[str, Any]:
 
 
 DRAWERS: dict[str, Callable[[Context], dict[str, Any]]] = {
-    "waveform": _waveform, "spectrum": _spectrum, "psd": _psd, "features": _features,
-    "zcr": _zcr, "mfcc": _mfcc, "chroma": _chroma, "onsets": _onsets, "overview": _overview,
+    "waveform": _waveform,
+    "spectrum": _spectrum,
+    "psd": _psd,
+    "features": _features,
+    "zcr": _zcr,
+    "mfcc": _mfcc,
+    "chroma": _chroma,
+    "onsets": _onsets,
+    "overview": _overview,
 }
 
 
-def draw(job: PlotJob, path: str, info: AudioInfo, span: Span, title: str,
-         target: Path) -> Drawn:
+def draw(job: PlotJob, path: str, info: AudioInfo, span: Span, title: str, target: Path) -> Drawn:
     """Draw ``job.kind`` for one file and save it to ``target``."""
     from audiokit.plots.tasks import finish_figure
 
     width, height = job.figure.size(job.kind, 1 if job.kind == "overview" else span.lanes)
     with render.figure(width, height, job.figure.dpi, job.figure.style, title) as fig:
-        ctx = Context(fig, path, info, span, job.spectral, job.figure.style,
-                      job.figure.pixels_wide())
+        ctx = Context(
+            fig, path, info, span, job.spectral, job.figure.style, job.figure.pixels_wide()
+        )
         notes = DRAWERS[job.kind](ctx)
         w, h, panels = finish_figure(fig, target, job.figure.overwrite)
     return Drawn(w, h, panels, notes)

@@ -80,25 +80,26 @@ def plan(
         A file name for several inputs, no ``-o`` for several inputs, or a
         plan where two inputs would write one file or an output would replace an input.
     """
-    if output is not None and _is_dir_name(output, suffixes) and not output.endswith(
-        ("/", os.sep)
-    ) and not Path(output).is_dir() and Path(output).suffix:
+    if (
+        output is not None
+        and _is_dir_name(output, suffixes)
+        and not output.endswith(("/", os.sep))
+        and not Path(output).is_dir()
+        and Path(output).suffix
+    ):
         raise UsageError(
             f"{option} {output}: name a {' or '.join(suffixes)} file, or a directory "
             "(end it with '/')"
         )
     if output is None:
         if len(inputs) > 1:
-            raise UsageError(
-                f"{len(inputs)} inputs: name an output directory with {option} DIR"
-            )
+            raise UsageError(f"{len(inputs)} inputs: name an output directory with {option} DIR")
         spec = OutputSpec(None, ".", pattern)
     elif _is_dir_name(output, suffixes):
         spec = OutputSpec(None, output.rstrip("/") or "/", pattern)
     elif len(inputs) > 1:
         raise UsageError(
-            f"{option} {output} names one file but there are {len(inputs)} inputs: "
-            "give a directory"
+            f"{option} {output} names one file but there are {len(inputs)} inputs: give a directory"
         )
     else:
         spec = OutputSpec(output, None, pattern)

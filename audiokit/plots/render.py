@@ -64,11 +64,17 @@ def rc_for(style: str) -> dict[str, Any]:
 
         dark: Any = matplotlib.style.library["dark_background"]
         rc.update({str(k): v for k, v in dark.items()})
-        rc.update({"figure.facecolor": "#111111", "axes.facecolor": "#111111",
-                   "savefig.facecolor": "#111111"})
+        rc.update(
+            {
+                "figure.facecolor": "#111111",
+                "axes.facecolor": "#111111",
+                "savefig.facecolor": "#111111",
+            }
+        )
     else:
-        rc.update({"figure.facecolor": "white", "axes.facecolor": "white",
-                   "savefig.facecolor": "white"})
+        rc.update(
+            {"figure.facecolor": "white", "axes.facecolor": "white", "savefig.facecolor": "white"}
+        )
     return rc
 
 
@@ -78,8 +84,14 @@ def colors(style: str) -> tuple[str, str, str, str]:
 
 
 #: Fixed margins in inches (left, right, right with a colour bar, top with a title, bottom).
-MARGINS = {"left": 0.8, "right": 0.25, "right_cbar": 1.15, "top": 0.42, "top_bare": 0.15,
-           "bottom": 0.5}
+MARGINS = {
+    "left": 0.8,
+    "right": 0.25,
+    "right_cbar": 1.15,
+    "top": 0.42,
+    "top_bare": 0.15,
+    "bottom": 0.5,
+}
 
 
 @contextlib.contextmanager
@@ -139,16 +151,22 @@ def stack(
     gap = min(gap, 0.5 * avail / max(n - 1, 1)) if n > 1 else 0.0
     each = (avail - gap * (n - 1)) / n
     gs = fig.add_gridspec(
-        n, 1, left=min(m["left"] / w, 0.3), right=max(1 - right / w, 0.5),
-        top=1 - top / h, bottom=m["bottom"] / h, hspace=gap / max(each, 1e-3),
+        n,
+        1,
+        left=min(m["left"] / w, 0.3),
+        right=max(1 - right / w, 0.5),
+        top=1 - top / h,
+        bottom=m["bottom"] / h,
+        hspace=gap / max(each, 1e-3),
         height_ratios=height_ratios,
     )
     axes = gs.subplots(sharex=sharex, squeeze=False)[:, 0]
     return list(axes)
 
 
-def colorbar(fig: Figure, mappable: Any, axes: list[Axes], label: str,
-             fmt: str | None = None) -> Any:
+def colorbar(
+    fig: Figure, mappable: Any, axes: list[Axes], label: str, fmt: str | None = None
+) -> Any:
     """A colour bar right of ``axes`` (spanning them all), in the margin :func:`stack` left."""
     w, _ = fig.get_size_inches()
     boxes = [ax.get_position() for ax in axes]
@@ -225,9 +243,16 @@ def panels(fig: Figure) -> list[Panel]:
         xl = tuple(float(v) for v in ax.get_xlim())
         yl = tuple(float(v) for v in ax.get_ylim())
         xscale = "log" if ax.get_xscale() == "log" else "linear"
-        out.append(Panel(name, (float(bb.x0), float(height - bb.y1), float(bb.x1),
-                                float(height - bb.y0)), (xl[0], xl[1]), (yl[0], yl[1]),
-                         xscale, yscale))
+        out.append(
+            Panel(
+                name,
+                (float(bb.x0), float(height - bb.y1), float(bb.x1), float(height - bb.y0)),
+                (xl[0], xl[1]),
+                (yl[0], yl[1]),
+                xscale,
+                yscale,
+            )
+        )
     return out
 
 
@@ -331,8 +356,13 @@ def save_png(
     """
     with writers.atomic_path(target, overwrite=overwrite) as tmp:
         try:
-            fig.savefig(tmp, format="png", dpi=fig.dpi, metadata={"Software": None},
-                        pil_kwargs={"compress_level": 1})
+            fig.savefig(
+                tmp,
+                format="png",
+                dpi=fig.dpi,
+                metadata={"Software": None},
+                pil_kwargs={"compress_level": 1},
+            )
         except OSError as exc:
             raise OutputError(f"cannot write: {exc.strerror or exc}", str(target)) from None
     w, h = fig.canvas.get_width_height(physical=True)

@@ -268,8 +268,9 @@ def mel_band_edges(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     return np.asarray(dsp.mel_to_hz(edges_mel), dtype=np.float64)
 
 
-def frame_edges(n_cols: int, pool: int, n_frames_total: int, hop_length: int, sr: int,
-                duration: float) -> np.ndarray:
+def frame_edges(
+    n_cols: int, pool: int, n_frames_total: int, hop_length: int, sr: int, duration: float
+) -> np.ndarray:
     """Time edges in seconds of pooled STFT columns, shape ``(n_cols + 1,)``.
 
     Frame ``f`` is centred on ``f * hop / sr`` and drawn over one hop around
@@ -327,8 +328,9 @@ class SegmentAverage:
         if self.kind == "welch":
             from scipy.signal import welch
 
-            _, pxx = welch(chunk, fs=self.sr, nperseg=self.nperseg,
-                           noverlap=self.nperseg - self.step, axis=-1)
+            _, pxx = welch(
+                chunk, fs=self.sr, nperseg=self.nperseg, noverlap=self.nperseg - self.step, axis=-1
+            )
             total = pxx * m
         else:
             w = dsp.window("hann", self.nperseg)
@@ -466,15 +468,16 @@ def spectral_features(y: np.ndarray, sr: int, params: StftParams) -> dict[str, A
     import librosa
     import numpy as np
 
-    s = np.abs(librosa.stft(y, n_fft=params.n_fft, hop_length=params.hop_length,
-                            window=params.window))
-    kw: dict[str, Any] = {"S": s, "sr": sr, "n_fft": params.n_fft,
-                          "hop_length": params.hop_length}
+    s = np.abs(
+        librosa.stft(y, n_fft=params.n_fft, hop_length=params.hop_length, window=params.window)
+    )
+    kw: dict[str, Any] = {"S": s, "sr": sr, "n_fft": params.n_fft, "hop_length": params.hop_length}
     out = {
         "centroid": librosa.feature.spectral_centroid(**kw)[0],
         "rolloff": librosa.feature.spectral_rolloff(**kw)[0],
         "bandwidth": librosa.feature.spectral_bandwidth(**kw)[0],
     }
-    out["times"] = librosa.frames_to_time(np.arange(s.shape[-1]), sr=sr,
-                                          hop_length=params.hop_length)
+    out["times"] = librosa.frames_to_time(
+        np.arange(s.shape[-1]), sr=sr, hop_length=params.hop_length
+    )
     return out

@@ -59,8 +59,9 @@ class SpecMatrix:
     scale: str
 
 
-def rows_of(power: np.ndarray, sr: int, sp: SpectralOptions, scale: str, path: str
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rows_of(
+    power: np.ndarray, sr: int, sp: SpectralOptions, scale: str, path: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pick (linear, log) or compute (mel) the frequency rows of a power spectrogram.
 
     Returns
@@ -92,8 +93,13 @@ def rows_of(power: np.ndarray, sr: int, sp: SpectralOptions, scale: str, path: s
 
 
 def compute(
-    path: str, info: AudioInfo, span: Span, sp: SpectralOptions, scale: str,
-    max_columns: int, preemphasis: float | None = None,
+    path: str,
+    info: AudioInfo,
+    span: Span,
+    sp: SpectralOptions,
+    scale: str,
+    max_columns: int,
+    preemphasis: float | None = None,
 ) -> list[SpecMatrix]:
     """Stream a span once and return its spectrogram (and its pre-emphasised one).
 
@@ -124,10 +130,23 @@ def compute(
     for acc in accs:
         power = acc.finish()
         rows, freqs, edges = rows_of(power, span.sr, sp, scale, info.path)
-        t_edges = spectra.frame_edges(power.shape[-1], pool, acc.frames, st.hop_length,
-                                      span.sr, span.duration) + span.offset
-        out.append(SpecMatrix(spectra.power_to_db(rows, sp.top_db), freqs, edges,
-                              (t_edges[:-1] + t_edges[1:]) / 2, t_edges, pool, scale))
+        t_edges = (
+            spectra.frame_edges(
+                power.shape[-1], pool, acc.frames, st.hop_length, span.sr, span.duration
+            )
+            + span.offset
+        )
+        out.append(
+            SpecMatrix(
+                spectra.power_to_db(rows, sp.top_db),
+                freqs,
+                edges,
+                (t_edges[:-1] + t_edges[1:]) / 2,
+                t_edges,
+                pool,
+                scale,
+            )
+        )
     return out
 
 
@@ -151,15 +170,22 @@ def write_data(m: SpecMatrix, target: Path, meta: dict[str, str], overwrite: boo
         f = np.tile(np.repeat(m.freqs.astype(np.float32), cols), lanes)
         table: dict[str, Any] = {"time": t, "frequency": f, "db": m.db.reshape(-1)}
         if lanes > 1:
-            table = {"channel": np.repeat(np.arange(lanes, dtype=np.int16), rows * cols),
-                     **table}
+            table = {"channel": np.repeat(np.arange(lanes, dtype=np.int16), rows * cols), **table}
         tab = pa.table(table).replace_schema_metadata(
-            {f"audiokit.{k}": str(v) for k, v in meta.items()})
+            {f"audiokit.{k}": str(v) for k, v in meta.items()}
+        )
         pq.write_table(tab, tmp, compression="zstd")
 
 
-def draw(job: SpectrogramJob, path: str, info: AudioInfo, span: Span, title: str,
-         target: Path, data_target: Path | None) -> Drawn:
+def draw(
+    job: SpectrogramJob,
+    path: str,
+    info: AudioInfo,
+    span: Span,
+    title: str,
+    target: Path,
+    data_target: Path | None,
+) -> Drawn:
     """Compute, draw and save the spectrogram of one file (and its matrix with ``--data``)."""
     from audiokit.plots.kinds import Drawn
     from audiokit.plots.tasks import finish_figure
@@ -180,23 +206,49 @@ def draw(job: SpectrogramJob, path: str, info: AudioInfo, span: Span, title: str
             for m, extra in zip(mats, labels, strict=True):
                 ax = axes[k]
                 text = " · ".join(s for s in (name, extra) if s)
-                mesh = figures.heatmap(m.db[lane], m.time_edges, m.freq_edges, ax=ax,
-                                       cmap=sp.cmap or "magma", yscale=job.scale,
-                                       vmin=-sp.top_db, vmax=0.0, label=text)
-                render.register(ax, "preemphasis" if extra.startswith("pre") else "spectrogram",
-                                job.scale)
-                render.time_axis(ax, span.offset, span.offset + span.duration,
-                                 label=k == len(axes) - 1)
+                mesh = figures.heatmap(
+                    m.db[lane],
+                    m.time_edges,
+                    m.freq_edges,
+                    ax=ax,
+                    cmap=sp.cmap or "magma",
+                    yscale=job.scale,
+                    vmin=-sp.top_db,
+                    vmax=0.0,
+                    label=text,
+                )
+                render.register(
+                    ax, "preemphasis" if extra.startswith("pre") else "spectrogram", job.scale
+                )
+                render.time_axis(
+                    ax, span.offset, span.offset + span.duration, label=k == len(axes) - 1
+                )
                 k += 1
         assert mesh is not None
         render.colorbar(fig, mesh, axes, "dB re max", "%+2.0f dB")
         w, h, panels = finish_figure(fig, target, fo.overwrite)
     if data_target is not None:
-        meta = {"sr": span.sr, "n_fft": sp.stft.n_fft, "hop_length": sp.stft.hop_length,
-                "window": sp.stft.window, "scale": job.scale, "pool": mats[-1].pool,
-                "top_db": sp.top_db, "n_mels": sp.n_mels if job.scale == "mel" else "",
-                "preemphasis": "" if job.preemphasis is None else job.preemphasis,
-                "start": span.offset, "duration": span.duration}
+        meta = {
+            "sr": span.sr,
+            "n_fft": sp.stft.n_fft,
+            "hop_length": sp.stft.hop_length,
+            "window": sp.stft.window,
+            "scale": job.scale,
+            "pool": mats[-1].pool,
+            "top_db": sp.top_db,
+            "n_mels": sp.n_mels if job.scale == "mel" else "",
+            "preemphasis": "" if job.preemphasis is None else job.preemphasis,
+            "start": span.offset,
+            "duration": span.duration,
+        }
         write_data(mats[-1], data_target, {k: str(v) for k, v in meta.items()}, fo.overwrite)
-    return Drawn(w, h, panels, {"pool": mats[0].pool, "columns": int(mats[0].db.shape[-1]),
-                                "rows": int(mats[0].db.shape[1])})
+    return Drawn(
+        w,
+        h,
+        panels,
+        {
+            "pool": mats[0].pool,
+            "columns": int(mats[0].db.shape[-1]),
+            "rows": int(mats[0].db.shape[1]),
+        },
+    )

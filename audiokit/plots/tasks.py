@@ -37,8 +37,16 @@ if TYPE_CHECKING:
 
 #: Default height in inches of one lane, per kind (more lanes add 70 % each).
 LANE_HEIGHT = {
-    "waveform": 3.0, "spectrum": 3.5, "psd": 3.5, "features": 3.5, "zcr": 3.5,
-    "mfcc": 4.0, "chroma": 4.0, "onsets": 3.5, "overview": 10.0, "spectrogram": 4.0,
+    "waveform": 3.0,
+    "spectrum": 3.5,
+    "psd": 3.5,
+    "features": 3.5,
+    "zcr": 3.5,
+    "mfcc": 4.0,
+    "chroma": 4.0,
+    "onsets": 3.5,
+    "overview": 10.0,
+    "spectrogram": 4.0,
 }
 DEFAULT_WIDTH = 10.0
 DEFAULT_DPI = 100.0
@@ -176,10 +184,18 @@ class DrawResult:
     def row(self) -> dict[str, Any]:
         """A flat dict for JSON lines and tables."""
         return {
-            "path": self.path, "output": self.output, "kind": self.kind, "width": self.width,
-            "height": self.height, "dpi": self.dpi, "start": round(self.start, 6),
-            "seconds": round(self.seconds, 6), "lanes": self.lanes, "data": self.data,
-            **self.notes, "elapsed": round(self.elapsed, 3),
+            "path": self.path,
+            "output": self.output,
+            "kind": self.kind,
+            "width": self.width,
+            "height": self.height,
+            "dpi": self.dpi,
+            "start": round(self.start, 6),
+            "seconds": round(self.seconds, 6),
+            "lanes": self.lanes,
+            "data": self.data,
+            **self.notes,
+            "elapsed": round(self.elapsed, 3),
         }
 
 
@@ -265,8 +281,7 @@ def _renamed(info: AudioInfo, display: str) -> AudioInfo:
     return replace(info, path=display)
 
 
-def finish_figure(fig: Figure, target: Path, overwrite: bool) -> tuple[
-        int, int, tuple[Panel, ...]]:
+def finish_figure(fig: Figure, target: Path, overwrite: bool) -> tuple[int, int, tuple[Panel, ...]]:
     """Save atomically, and measure the panels."""
     from audiokit.plots import render
 
@@ -290,9 +305,17 @@ def plot_task(job: PlotJob, inp: Input) -> DrawResult:
     info, span = resolve(inp, job.figure, job.kind)
     drawn = kinds.draw(job, inp.path, info, span, title_for(inp, job.figure), target)
     return DrawResult(
-        path=inp.display, output=str(target), kind=job.kind, width=drawn.width,
-        height=drawn.height, dpi=job.figure.dpi, start=span.offset, seconds=span.duration,
-        lanes=span.lanes, panels=drawn.panels, notes=drawn.notes,
+        path=inp.display,
+        output=str(target),
+        kind=job.kind,
+        width=drawn.width,
+        height=drawn.height,
+        dpi=job.figure.dpi,
+        start=span.offset,
+        seconds=span.duration,
+        lanes=span.lanes,
+        panels=drawn.panels,
+        notes=drawn.notes,
         elapsed=time.perf_counter() - t0,
     )
 
@@ -310,12 +333,21 @@ def spectrogram_task(job: SpectrogramJob, inp: Input) -> DrawResult:
         if t is not None:
             _refuse_existing(t, job.figure.overwrite)
     info, span = resolve(inp, job.figure, "spectrogram")
-    drawn = spectrogram.draw(job, inp.path, info, span, title_for(inp, job.figure), target,
-                              data_target)
+    drawn = spectrogram.draw(
+        job, inp.path, info, span, title_for(inp, job.figure), target, data_target
+    )
     return DrawResult(
-        path=inp.display, output=str(target), kind="spectrogram", width=drawn.width,
-        height=drawn.height, dpi=job.figure.dpi, start=span.offset, seconds=span.duration,
-        lanes=span.lanes, panels=drawn.panels,
-        data=str(data_target) if data_target is not None else None, notes=drawn.notes,
+        path=inp.display,
+        output=str(target),
+        kind="spectrogram",
+        width=drawn.width,
+        height=drawn.height,
+        dpi=job.figure.dpi,
+        start=span.offset,
+        seconds=span.duration,
+        lanes=span.lanes,
+        panels=drawn.panels,
+        data=str(data_target) if data_target is not None else None,
+        notes=drawn.notes,
         elapsed=time.perf_counter() - t0,
     )
