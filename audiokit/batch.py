@@ -64,8 +64,15 @@ Outcome = Success[T] | Failure
 # --------------------------------------------------------------------------- running
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException, inp: Input | None = None) -> str:
+    """One line saying why ``inp`` failed.
+
+    An :class:`AudiokitError` about another path than the input (an output that
+    exists, say) names that path too: the line already starts with the input.
+    """
     if isinstance(exc, AudiokitError):
+        if exc.path and (inp is None or exc.path not in (inp.path, inp.display)):
+            return f"{exc.path}: {exc.message}"
         return exc.message
     if isinstance(exc, MemoryError):
         return "out of memory"
@@ -80,7 +87,7 @@ def call(task: Callable[[Input], T], inp: Input) -> Outcome[T]:
     try:
         return Success(inp, task(inp))
     except Exception as exc:
-        return Failure(inp, _describe(exc), traceback.format_exc())
+        return Failure(inp, describe(exc, inp), traceback.format_exc())
 
 
 def _exit_worker(signum: int, frame: Any) -> None:

@@ -53,8 +53,7 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
         When False, refuse (OutputError) if ``target`` already exists.
     """
     target = Path(target)
-    if not overwrite and target.exists():
-        raise OutputError("exists (use --overwrite to replace it)", str(target))
+    refuse_existing(target, overwrite)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(
@@ -73,6 +72,16 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+def refuse_existing(target: str | os.PathLike[str], overwrite: bool) -> None:
+    """Raise OutputError when ``target`` exists and ``overwrite`` is False.
+
+    Commands call it before the work, to fail fast; :func:`atomic_path` calls it again
+    when it writes.
+    """
+    if not overwrite and os.path.lexists(target):
+        raise OutputError("exists (use --overwrite to replace it)", os.fspath(target))
 
 
 def _umask() -> int:

@@ -303,7 +303,11 @@ def test_cli_default_output_name_and_json(
     assert (row["width"], row["height"]) == (500, 175) and row["seconds"] == 2.0
     # A second run refuses to overwrite, naming the output; --overwrite replaces it.
     r = runner.invoke(cli, ["plot", str(sample_dir / "tones" / "sine440.wav"), "--kind", "psd"])
-    assert r.exit_code == 1 and "sine440.psd.png exists" in r.stderr
+    assert r.exit_code == 1
+    assert r.stderr.strip() == (
+        f"audiokit: {sample_dir / 'tones' / 'sine440.wav'}: sine440.psd.png: "
+        "exists (use --overwrite to replace it)"
+    )
     r = runner.invoke(
         cli,
         ["plot", str(sample_dir / "tones" / "sine440.wav"), "--kind", "psd", "--overwrite", "-q"],

@@ -365,7 +365,8 @@ def test_never_overwrites_inputs_and_keeps_existing_outputs(
     out.mkdir()
     (out / "sine440.wav").write_bytes(b"keep me")
     res = run(runner, cli, str(data / "tones"), "-o", str(out), "--gain", "-3", code=1)
-    assert "exists" in res.stderr and (out / "sine440.wav").read_bytes() == b"keep me"
+    assert f"sine440.wav: {out / 'sine440.wav'}: exists (use --overwrite" in res.stderr
+    assert (out / "sine440.wav").read_bytes() == b"keep me"
     assert sf.info(out / "chirp.wav").frames == 66150  # the other input went through
     res = run(runner, cli, str(data / "tones"), "-o", str(out), "--gain", "-3", "--dry-run")
     assert "exists: a real run fails" in res.stderr  # a dry run warns and goes on

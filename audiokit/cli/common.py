@@ -90,7 +90,7 @@ class BatchRun:
         """Report an error that happened in this process while handling ``inp``'s result."""
         import traceback
 
-        self.report(Failure(inp, engine._describe(exc), traceback.format_exc()))
+        self.report(Failure(inp, engine.describe(exc, inp), traceback.format_exc()))
 
     @property
     def exit_status(self) -> ExitStatus:

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiokit import audio_io
-from audiokit.errors import OutputError, UsageError
+from audiokit.errors import UsageError
 from audiokit.inputs import Input
 from audiokit.plots import KINDS, SCALES
 from audiokit.plots.outputs import OutputSpec
 from audiokit.plots.render import Panel
 from audiokit.plots.spectra import DEFAULT_TOP_DB, StftParams
+from audiokit.writers import refuse_existing
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -289,19 +290,13 @@ def finish_figure(fig: Figure, target: Path, overwrite: bool) -> tuple[int, int,
     return w, h, tuple(render.panels(fig))
 
 
-def _refuse_existing(target: Path, overwrite: bool) -> None:
-    """Fail before any work when an output exists and --overwrite was not given."""
-    if not overwrite and target.exists():
-        raise OutputError(f"{target} exists (use --overwrite to replace it)")
-
-
 def plot_task(job: PlotJob, inp: Input) -> DrawResult:
     """Draw ``job.kind`` of one input and save it (see :mod:`audiokit.plots.kinds`)."""
     from audiokit.plots import kinds
 
     t0 = time.perf_counter()
     target = job.output.path_for(inp)
-    _refuse_existing(target, job.figure.overwrite)
+    refuse_existing(target, job.figure.overwrite)
     info, span = resolve(inp, job.figure, job.kind)
     drawn = kinds.draw(job, inp.path, info, span, title_for(inp, job.figure), target)
     return DrawResult(
@@ -331,7 +326,7 @@ def spectrogram_task(job: SpectrogramJob, inp: Input) -> DrawResult:
     data_target = job.data.path_for(inp) if job.data is not None else None
     for t in (target, data_target):
         if t is not None:
-            _refuse_existing(t, job.figure.overwrite)
+            refuse_existing(t, job.figure.overwrite)
     info, span = resolve(inp, job.figure, "spectrogram")
     drawn = spectrogram.draw(
         job, inp.path, info, span, title_for(inp, job.figure), target, data_target

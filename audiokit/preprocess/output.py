@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiokit.errors import OutputError, UsageError
+from audiokit.writers import refuse_existing
 
 if TYPE_CHECKING:
     import numpy as np
@@ -256,11 +257,11 @@ class OutputSet:
             return
         if os.path.realpath(target) in self.spec.protected:
             raise OutputError("would overwrite an input (refused)", str(target))
-        if not self.spec.overwrite and target.exists():
-            if self.spec.dry_run:  # a dry run says so and goes on
+        if self.spec.dry_run:  # a dry run says so and goes on
+            if not self.spec.overwrite and target.exists():
                 self.notes.append(f"{target} exists: a real run fails without --overwrite")
-                return
-            raise OutputError("exists (use --overwrite to replace it)", str(target))
+            return
+        refuse_existing(target, self.spec.overwrite)
 
     def open(self, target: Path) -> int:
         """Start a new output file; returns its handle index."""
