@@ -21,6 +21,7 @@ from audiokit.cli.options import (
     json_option,
     n_fft_option,
     n_mels_option,
+    n_mfcc_option,
     sr_option,
 )
 from audiokit.errors import AudiokitError, UsageError
@@ -182,13 +183,7 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
 @n_fft_option()
 @hop_length_option()
 @n_mels_option()
-@click.option(
-    "--n-mfcc",
-    type=click.IntRange(min=1),
-    default=13,
-    show_default=True,
-    help="Number of MFCC coefficients.",
-)
+@n_mfcc_option(13)
 @fmin_option()
 @fmax_option()
 @click.option(

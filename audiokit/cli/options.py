@@ -155,6 +155,14 @@ def n_mels_option(default: int = 128) -> Callable[[F], F]:
     )
 
 
+def n_mfcc_option(
+    default: int = 13, help: str = "Number of MFCC coefficients."
+) -> Callable[[F], F]:
+    return click.option(
+        "--n-mfcc", type=click.IntRange(min=1), default=default, show_default=True, help=help
+    )
+
+
 def fmin_option(default: float = 0.0) -> Callable[[F], F]:
     return click.option(
         "--fmin",

@@ -18,6 +18,7 @@ from audiokit.cli.options import (
     json_option,
     n_fft_option,
     n_mels_option,
+    n_mfcc_option,
     output_option,
     overwrite_option,
 )
@@ -192,13 +193,7 @@ Examples:
 @figure_options
 @spectral_options
 @n_mels_option()
-@click.option(
-    "--n-mfcc",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="MFCC coefficients (--kind mfcc).",
-)
+@n_mfcc_option(20, help="MFCC coefficients (--kind mfcc; librosa's default 20).")
 @click.option(
     "--cmap",
     default=None,
