@@ -25,6 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from audiokit import warmup
 from audiokit.errors import AudiokitError
 from audiokit.inputs import Input
 
@@ -169,6 +170,7 @@ def run(
     fail_fast: bool = False,
     progress: Progress | None = None,
     weights: Sequence[float] | None = None,
+    warm_up: Callable[[], object] | None = None,
 ) -> Iterator[Outcome[T]]:
     """Run ``task`` over ``inputs`` and yield one outcome per input, in input order.
 
@@ -187,6 +189,9 @@ def run(
         Advanced as outcomes arrive.
     weights
         Progress units per input (e.g. audio seconds); default one per input.
+    warm_up
+        Run once in this process before workers are forked (not at all with one
+        job), so that they inherit what it compiles: see :mod:`audiokit.warmup`.
 
     Yields
     ------
@@ -203,6 +208,7 @@ def run(
             if fail_fast and not out.ok:
                 return
         return
+    warmup.run(warm_up)
     yield from _run_pool(task, inputs, jobs, fail_fast, progress, w)
 
 

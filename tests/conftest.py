@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,16 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = ROOT / "sample_data"
 CORPUS = ROOT.parent / "shared" / "corpus"
+
+# librosa's numba kernels are cached on disk, and processes filling one cache at the same
+# time can leave it mixed and crash (numba/numba#10128): each xdist worker, and the
+# processes it starts, get a cache of their own. (audiokit's own workers are forked after
+# a warm-up and never touch the cache: see audiokit/warmup.py and tests/test_warmup.py.)
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = str(
+        Path(os.environ.get("NUMBA_CACHE_DIR") or ROOT / ".pytest_cache" / "numba")
+        / os.environ["PYTEST_XDIST_WORKER"]
+    )
 
 
 @pytest.fixture(scope="session")

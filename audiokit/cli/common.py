@@ -57,15 +57,25 @@ class BatchRun:
         inputs: Sequence[Input] | None = None,
         weights: Sequence[float] | None = None,
         unit: str = "file",
+        warm_up: Callable[[], object] | None = None,
     ) -> Iterator[Success[T]]:
-        """Run ``task`` over the inputs; yield successes in order, report failures on stderr."""
+        """Run ``task`` over the inputs; yield successes in order, report failures on stderr.
+
+        ``warm_up`` runs before workers are forked (see :mod:`audiokit.warmup`).
+        """
         inputs = self.inputs if inputs is None else inputs
         show = not self.opts.quiet and len(inputs) > 1 and _isatty(sys.stderr)
         total = sum(weights) if weights is not None else len(inputs)
         self.progress = Progress(show, total, unit, self.desc or None)
         try:
             for out in engine.run(
-                task, inputs, self.opts.jobs, self.opts.fail_fast, self.progress, weights
+                task,
+                inputs,
+                self.opts.jobs,
+                self.opts.fail_fast,
+                self.progress,
+                weights,
+                warm_up,
             ):
                 if isinstance(out, Failure):
                     self.report(out)

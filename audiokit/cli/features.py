@@ -33,6 +33,7 @@ from audiokit.features.schema import (
     parse_stats,
     summary_columns,
 )
+from audiokit.features.warm import warm_up
 from audiokit.inputs import Input
 
 #: Rows buffered before a Parquet row group is written.
@@ -76,8 +77,8 @@ def _preload(params: FeatureParams, inputs: list[Input]) -> None:
     """Import what the workers need once here, so that forked workers share it.
 
     The default groups need numpy only; scipy.fft (~0.2 s to import) pays off on long
-    inputs, so it is loaded here when a few inputs include one; librosa (seconds of
-    imports and numba compilation) is imported for the CQT, HPSS and pYIN groups.
+    inputs, so it is loaded here when a few inputs include one. librosa, for the
+    CQT, HPSS and pYIN groups, is loaded and compiled by :func:`features.warm_up`.
     """
     import numpy  # noqa: F401
 
@@ -94,12 +95,6 @@ def _preload(params: FeatureParams, inputs: list[Input]) -> None:
                 import scipy.fft  # noqa: F401
 
                 break
-
-    if {"cens", "tonnetz", "hpss", "f0"} & set(params.groups):
-        import librosa
-        import librosa.feature
-
-        _ = librosa.cqt, librosa.decompose.hpss, librosa.pyin
 
 
 def _label(inp: Input) -> str:
@@ -280,7 +275,7 @@ def features_cmd(
                 )
             )
         buffered: list[dict[str, Any]] = []
-        for res in run.run(task):
+        for res in run.run(task, warm_up=functools.partial(warm_up, params)):
             r = res.value
             prefix: dict[str, Any] = {"path": res.input.display}
             if label_from_parent:

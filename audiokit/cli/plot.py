@@ -233,5 +233,7 @@ def plot_cmd(batch: BatchOptions, kind: str, output: str | None, as_json: bool, 
     if run.inputs:
         spec = outputs.plan(output, run.inputs, f"{{stem}}.{kind}.png")
         job = tasks.PlotJob(kind, figure, spectral, spec)
-        report(run.run(functools.partial(tasks.plot_task, job)), as_json, batch.quiet)
+        task = functools.partial(tasks.plot_task, job)
+        warm_up = functools.partial(tasks.warm_up, job)
+        report(run.run(task, warm_up=warm_up), as_json, batch.quiet)
     run.exit()

@@ -344,13 +344,9 @@ def _check_collisions(inputs: list[Input], spec: Any, segmented: bool) -> None:
 def _render(run: BatchRun, job: Any, kw: dict[str, Any]) -> None:
     fmt = choose_format(kw["as_json"], kw["as_csv"])
     printer = RowPrinter(fmt)
-    task = functools.partial(_task, job)
-    if len(run.inputs) > 1 and run.opts.jobs != 1:
-        # Import the heavy modules once here: forked workers share them instead of each
-        # paying scipy.signal's import (over a second on a busy machine).
-        from audiokit.preprocess.process import preload
+    from audiokit.preprocess.process import warm_up
 
-        preload(job.plan)
+    task = functools.partial(_task, job)
     with contextlib.ExitStack() as stack:
         writer = None
         if kw["report"] is not None:
@@ -367,7 +363,7 @@ def _render(run: BatchRun, job: Any, kw: dict[str, Any]) -> None:
                     },
                 )
             )
-        for res in run.run(task):
+        for res in run.run(task, warm_up=functools.partial(warm_up, job.plan)):
             rep = res.value
             for w in rep.warnings:
                 line = f"audiokit: {rep.input}: warning: {w}"

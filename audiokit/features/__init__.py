@@ -35,6 +35,7 @@ from audiokit.features.schema import (
     scalar_features,
     summary_columns,
 )
+from audiokit.features.warm import warm_up
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,6 +55,7 @@ __all__ = [
     "parse_groups",
     "parse_stats",
     "summary_columns",
+    "warm_up",
 ]
 
 #: Files longer than this many samples (at the target rate) are decoded block by block.

@@ -192,6 +192,10 @@ def iter_blocks(
     block_frames = -(-n_frames_for(source.n, p) // n_blocks)
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from audiokit import warmup
+    from audiokit.features.warm import warm_up
+
+    warmup.run(functools.partial(warm_up, p, sr))
     pool = ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("fork"),

@@ -233,7 +233,6 @@ def _pool_columns(m: np.ndarray, max_cols: int) -> tuple[np.ndarray, int]:
 
 
 def _matrix_kind(ctx: Context, which: str) -> dict[str, Any]:
-    import librosa
     import numpy as np
 
     sp, span = ctx.spectral, ctx.span
@@ -241,22 +240,7 @@ def _matrix_kind(ctx: Context, which: str) -> dict[str, Any]:
     st = sp.stft
     mats = []
     for lane in y:
-        if which == "mfcc":
-            m = librosa.feature.mfcc(
-                y=lane,
-                sr=span.sr,
-                n_mfcc=sp.n_mfcc,
-                n_fft=st.n_fft,
-                hop_length=st.hop_length,
-                window=st.window,
-                n_mels=sp.n_mels,
-                fmin=sp.fmin,
-                fmax=sp.fmax,
-            )
-        else:
-            m = librosa.feature.chroma_stft(
-                y=lane, sr=span.sr, n_fft=st.n_fft, hop_length=st.hop_length, window=st.window
-            )
+        m = spectra.feature_matrix(lane, span.sr, which, st, sp.n_mfcc, sp.n_mels, sp.fmin, sp.fmax)
         mats.append(m)
     data = np.stack(mats)
     frames = data.shape[-1]
@@ -309,18 +293,13 @@ def _chroma(ctx: Context) -> dict[str, Any]:
 
 
 def _onsets(ctx: Context) -> dict[str, Any]:
-    import librosa
-    import numpy as np
-
     span, hop = ctx.span, ctx.spectral.stft.hop_length
     y = sources.read_lanes(ctx.path, ctx.info, span, "--kind onsets")
     wave = wave_from_array(y, span, ctx.n_cols)
     axes = ctx.lanes()
     notes: dict[str, list[Any]] = {"onsets": [], "beats": [], "tempo_bpm": []}
     for i, (ax, name) in enumerate(zip(axes, span.lane_names(), strict=True)):
-        onsets = librosa.onset.onset_detect(y=y[i], sr=span.sr, hop_length=hop, units="time")
-        tempo, beats = librosa.beat.beat_track(y=y[i], sr=span.sr, hop_length=hop, units="time")
-        bpm = float(np.atleast_1d(tempo)[0])
+        onsets, beats, bpm = spectra.onset_events(y[i], span.sr, hop)
         _draw_wave(ax, wave, i, ctx.colors[0], name)
         figures.event_lines(
             ax, onsets + span.offset, beats + span.offset, ctx.colors[1], ctx.colors[2]

@@ -481,3 +481,67 @@ def spectral_features(y: np.ndarray, sr: int, params: StftParams) -> dict[str, A
         np.arange(s.shape[-1]), sr=sr, hop_length=params.hop_length
     )
     return out
+
+
+def feature_matrix(
+    y: np.ndarray,
+    sr: int,
+    which: str,
+    stft: StftParams,
+    n_mfcc: int = 20,
+    n_mels: int = 128,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+) -> np.ndarray:
+    """MFCC (``librosa.feature.mfcc``) or chroma (``librosa.feature.chroma_stft``) of ``y``.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+    which : str
+        ``mfcc`` or ``chroma``.
+
+    Returns
+    -------
+    np.ndarray, shape (n_mfcc or 12, frames)
+    """
+    import librosa
+
+    if which == "mfcc":
+        return librosa.feature.mfcc(
+            y=y,
+            sr=sr,
+            n_mfcc=n_mfcc,
+            n_fft=stft.n_fft,
+            hop_length=stft.hop_length,
+            window=stft.window,
+            n_mels=n_mels,
+            fmin=fmin,
+            fmax=fmax,
+        )
+    return librosa.feature.chroma_stft(
+        y=y, sr=sr, n_fft=stft.n_fft, hop_length=stft.hop_length, window=stft.window
+    )
+
+
+def onset_events(y: np.ndarray, sr: int, hop_length: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Onsets and beats in seconds and the tempo in BPM, as librosa's detectors give them.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+
+    Returns
+    -------
+    onsets : np.ndarray, shape (n_onsets,)
+        ``librosa.onset.onset_detect(units="time")``.
+    beats : np.ndarray, shape (n_beats,)
+        ``librosa.beat.beat_track(units="time")``.
+    tempo : float
+    """
+    import librosa
+    import numpy as np
+
+    onsets = librosa.onset.onset_detect(y=y, sr=sr, hop_length=hop_length, units="time")
+    tempo, beats = librosa.beat.beat_track(y=y, sr=sr, hop_length=hop_length, units="time")
+    return onsets, beats, float(np.atleast_1d(tempo)[0])

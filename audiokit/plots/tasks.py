@@ -315,6 +315,37 @@ def plot_task(job: PlotJob, inp: Input) -> DrawResult:
     )
 
 
+#: Kinds whose analysis calls librosa (and so its numba kernels).
+LIBROSA_KINDS = ("features", "zcr", "mfcc", "chroma", "onsets")
+#: Rate of the warm-up probe (plots keep each file's own rate).
+PROBE_SR = 22050
+
+
+def warm_up(job: PlotJob) -> None:
+    """Run the librosa analysis of ``job.kind`` once on a probe signal, in this process.
+
+    Called before workers are forked, so that they inherit librosa's compiled
+    kernels (see :mod:`audiokit.warmup`). The other kinds, and ``spectrogram``,
+    use numpy only: nothing to do.
+    """
+    if job.kind not in LIBROSA_KINDS:
+        return
+    from audiokit.plots import spectra
+    from audiokit.warmup import probe_signal
+
+    sp, y = job.spectral, probe_signal(PROBE_SR)
+    if job.kind == "features":
+        spectra.spectral_features(y, PROBE_SR, sp.stft)
+    elif job.kind == "zcr":
+        spectra.zero_crossings(y)
+    elif job.kind == "onsets":
+        spectra.onset_events(y, PROBE_SR, sp.stft.hop_length)
+    else:
+        spectra.feature_matrix(
+            y, PROBE_SR, job.kind, sp.stft, sp.n_mfcc, sp.n_mels, sp.fmin, sp.fmax
+        )
+
+
 def spectrogram_task(job: SpectrogramJob, inp: Input) -> DrawResult:
     """Draw (and optionally save the matrix of) the spectrogram of one input."""
     from audiokit.plots import spectrogram

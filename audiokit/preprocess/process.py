@@ -69,16 +69,36 @@ class Job:
         return self.streaming == "on" or info.duration > self.long_seconds
 
 
-def preload(plan: Plan) -> None:
-    """Import what running ``plan`` needs (before forking workers, so that they share it)."""
+#: Steps that call librosa (and so its numba kernels).
+LIBROSA_STEPS = ("trim", "remove-silence", "denoise")
+#: Rate of the warm-up probe.
+PROBE_SR = 22050
+
+
+def warm_up(plan: Plan) -> None:
+    """Prepare this process for forking the workers that will run ``plan``.
+
+    Imports what they need once here, so that forked workers share it instead
+    of each paying scipy.signal's import (over a second on a busy machine), and
+    runs the librosa steps once on a probe signal so that they inherit its
+    compiled kernels (see :mod:`audiokit.warmup`).
+    """
     import pyloudnorm  # noqa: F401  (imports scipy.signal)
     import soundfile  # noqa: F401
     import soxr  # noqa: F401
 
     from audiokit.preprocess import loudness, output, steps, streaming  # noqa: F401
 
-    if {"trim", "remove-silence", "denoise"} & set(plan.steps):
-        import librosa  # noqa: F401
+    if not set(LIBROSA_STEPS) & set(plan.steps):
+        return
+    from audiokit.warmup import probe_signal
+
+    y = probe_signal(PROBE_SR, channels=2)
+    if {"trim", "remove-silence"} & set(plan.steps):
+        steps.trim(y, PROBE_SR, plan.top_db, plan.pad_ms)
+        steps.remove_silence(y, PROBE_SR, plan.top_db, plan.pad_ms)
+    if "denoise" in plan.steps:
+        steps.denoise(y, PROBE_SR, plan.denoise_strength)
 
 
 def preprocess_file(job: Job, inp: Input) -> FileReport:

@@ -1,0 +1,35 @@
+"""Run the librosa feature groups once before workers are forked (:mod:`audiokit.warmup`)."""
+
+from __future__ import annotations
+
+from audiokit.features.schema import FeatureParams
+
+#: Groups computed by librosa (with its numba kernels); the others need numpy only.
+LIBROSA_GROUPS = frozenset({"cens", "tonnetz", "hpss", "f0"})
+
+#: Rate of the probe signal when the features keep each file's own rate.
+PROBE_SR = 22050
+
+
+def warm_up(params: FeatureParams, sr: int | None = None) -> None:
+    """Compute ``params``' librosa groups once, here, on a probe signal.
+
+    Workers forked afterwards inherit librosa's compiled kernels instead of
+    filling numba's on-disk cache all at once. Does nothing, and imports
+    nothing, when every chosen group is computed with numpy.
+
+    Parameters
+    ----------
+    params
+        The features the workers will compute.
+    sr
+        Sample rate of the workers' input (default ``params.sr``, else 22050).
+    """
+    if not LIBROSA_GROUPS & set(params.groups):
+        return
+    from audiokit.features.blocks import ArraySource, iter_blocks
+    from audiokit.warmup import probe_signal
+
+    rate = sr or params.sr or PROBE_SR
+    for _ in iter_blocks(ArraySource(probe_signal(rate)), rate, params):
+        pass
