@@ -248,26 +248,28 @@ class TableWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from audiokit.arrow import column, infer_type
+
         assert self._columns is not None
-        cols = {c: [r.get(c) for r in rows] for c in self._columns}
         if self.schema is None:
-            table = pa.table(cols)
-            if self.types:
-                fields = [
-                    pa.field(f.name, _arrow_type(self.types[f.name])) if f.name in self.types else f
-                    for f in table.schema
+            self.schema = pa.schema(
+                [
+                    pa.field(
+                        c,
+                        _arrow_type(self.types[c])
+                        if c in self.types
+                        else infer_type([r.get(c) for r in rows]),
+                    )
+                    for c in self._columns
                 ]
-                table = pa.table(cols, schema=pa.schema(fields))
-            self.schema = table.schema
-        else:
-            table = pa.table(cols, schema=self.schema)
+            )
         if self._pq is None:
-            schema = self.schema.with_metadata(
+            self.schema = self.schema.with_metadata(
                 {**(self.schema.metadata or {}), **_bytes_meta(self.metadata)}
             )
-            self.schema = schema
-            self._pq = pq.ParquetWriter(self._tmp, schema, compression="zstd")
-        self._pq.write_table(table.replace_schema_metadata(self.schema.metadata))
+            self._pq = pq.ParquetWriter(self._tmp, self.schema, compression="zstd")
+        arrays = [column([r.get(f.name) for r in rows], f.type) for f in self.schema]
+        self._pq.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
 
 
 def _arrow_type(name: str) -> Any:

@@ -165,15 +165,17 @@ def write_data(m: SpecMatrix, target: Path, meta: dict[str, str], overwrite: boo
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from audiokit import arrow
+
         lanes, rows, cols = m.db.shape
         t = np.tile(m.times.astype(np.float32), rows * lanes)
         f = np.tile(np.repeat(m.freqs.astype(np.float32), cols), lanes)
         table: dict[str, Any] = {"time": t, "frequency": f, "db": m.db.reshape(-1)}
         if lanes > 1:
             table = {"channel": np.repeat(np.arange(lanes, dtype=np.int16), rows * cols), **table}
-        tab = pa.table(table).replace_schema_metadata(
-            {f"audiokit.{k}": str(v) for k, v in meta.items()}
-        )
+        tab = pa.Table.from_arrays(
+            [arrow.numpy_column(v) for v in table.values()], names=list(table)
+        ).replace_schema_metadata({f"audiokit.{k}": str(v) for k, v in meta.items()})
         pq.write_table(tab, tmp, compression="zstd")
 
 
