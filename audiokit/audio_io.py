@@ -64,6 +64,10 @@ _SUBTYPE_BITS: dict[str, int] = {
 #: against the file size before anything is allocated.
 _TRUST_HEADER_BYTES = 64 * 2**20
 
+#: libsndfile reports a frame count this large when the header does not give one: a
+#: FLAC stream written to a pipe by sox, ffmpeg or flac has 0 "total samples".
+_UNKNOWN_FRAMES = 2**62
+
 #: Placeholder data sizes that streaming writers (sox, ffmpeg) put in WAV headers.
 _STREAMING_SIZES = (0, 0xFFFFFFFF)
 _STREAMING_MIN = 0x7FFF0000
@@ -91,6 +95,10 @@ class AudioInfo:
         Samples per channel.
     size_bytes : int
         File size in bytes.
+    counted : bool
+        The header gives no length (a FLAC stream written to a pipe): ``frames``
+        was counted by decoding the file, and readers decode it front to back
+        (libsndfile cannot seek in it).
     """
 
     path: str
@@ -101,6 +109,7 @@ class AudioInfo:
     channels: int
     frames: int
     size_bytes: int
+    counted: bool = False
 
     @property
     def duration(self) -> float:
@@ -199,7 +208,10 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         raise DecodeError(_reason(exc, p), str(path)) from None
     if info.samplerate <= 0 or info.channels <= 0:
         raise DecodeError("invalid header (no sample rate or channels)", str(path))
-    if info.frames <= 0:
+    frames, counted = int(info.frames), False
+    if frames >= _UNKNOWN_FRAMES:
+        frames, counted = _count_frames(p, info.channels), True
+    if frames <= 0:
         raise DecodeError("no audio samples (header only)", str(path))
     bits = _SUBTYPE_BITS.get(info.subtype)
     if info.format in ("WAV", "WAVEX") and bits:
@@ -217,9 +229,40 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         bit_depth=bits,
         samplerate=int(info.samplerate),
         channels=int(info.channels),
-        frames=int(info.frames),
+        frames=frames,
         size_bytes=size,
+        counted=counted,
     )
+
+
+def _read_unseekable(fh: Any, n: int) -> np.ndarray:
+    """Up to ``n`` frames from the current position, without the seek soundfile adds.
+
+    ``SoundFile.read`` seeks to where it thinks the read ended, which fails in a
+    FLAC stream without a length; libsndfile's own reader needs no seek.
+    """
+    import numpy as np
+    from soundfile import _ffi, _snd
+
+    out = np.empty((n, fh.channels), dtype=np.float32)
+    got = _snd.sf_readf_float(fh._file, _ffi.cast("float *", out.ctypes.data), n)
+    err = _snd.sf_error(fh._file)
+    if err:
+        raise RuntimeError(_ffi.string(_snd.sf_error_number(err)).decode("utf-8", "replace"))
+    return out[: max(int(got), 0)]
+
+
+def _count_frames(path: Path, channels: int) -> int:
+    """Frames in a file whose header gives no length, counted by decoding it."""
+    sf = _sf()
+    total = 0
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            while len(block := _read_unseekable(fh, 1 << 16)):
+                total += len(block)
+    except Exception as exc:
+        raise DecodeError(_reason(exc, path), str(path)) from None
+    return total
 
 
 def _plausible_frames(info: AudioInfo) -> int:
@@ -266,11 +309,18 @@ def iter_blocks(
     sf = _sf()
     try:
         with sf.SoundFile(str(path)) as fh:
-            if start:
+            if start and info.counted:  # no seeking: decode up to the start
+                skip = start
+                while skip > 0 and len(block := _read_unseekable(fh, min(skip, 1 << 16))):
+                    skip -= len(block)
+            elif start:
                 fh.seek(start)
             remaining = (stop if stop is not None else info.frames) - start
             while remaining > 0:
-                block = fh.read(min(blocksize, remaining), dtype="float32", always_2d=True)
+                if info.counted:
+                    block = _read_unseekable(fh, min(blocksize, remaining))
+                else:
+                    block = fh.read(min(blocksize, remaining), dtype="float32", always_2d=True)
                 if len(block) == 0:
                     break
                 _finite_or_raise(block, info)
@@ -313,9 +363,12 @@ def read(
     start = min(max(int(round(offset * sr)), 0), info.frames)
     stop = info.frames if duration is None else min(info.frames, start + int(round(duration * sr)))
     n = max(stop - start, 0)
-    if n * info.channels * 4 > _TRUST_HEADER_BYTES and n > _plausible_frames(info):
+    if info.counted or (
+        n * info.channels * 4 > _TRUST_HEADER_BYTES and n > _plausible_frames(info)
+    ):
         # The header claims far more than the file can hold: read what is really there,
-        # block by block, instead of allocating what the header says.
+        # block by block, instead of allocating what the header says. (Or it gives no
+        # length, and the file can only be decoded front to back.)
         blocks = list(iter_blocks(path, 1 << 18, info, start, stop))
         data = np.concatenate(blocks) if blocks else np.zeros((0, info.channels), np.float32)
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import glob
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -112,10 +113,14 @@ def _sniff_suffix(head: bytes) -> str:
     return ".audio"
 
 
-def _spool_stdin(stream: IO[bytes]) -> str:
-    """Copy standard input to a temporary file (removed at exit) and return its path."""
+def _spool(stream: IO[bytes], suffix: str | None = None) -> str:
+    """Copy a stream (standard input, a pipe) to a temporary file removed at exit.
+
+    The file's extension is ``suffix``, or sniffed from the stream's first bytes.
+    Returns its path.
+    """
     head = stream.read(64)
-    fd, tmp = tempfile.mkstemp(prefix="audiokit-stdin-", suffix=_sniff_suffix(head))
+    fd, tmp = tempfile.mkstemp(prefix="audiokit-stream-", suffix=suffix or _sniff_suffix(head))
     atexit.register(_unlink_quietly, tmp)
     with os.fdopen(fd, "wb") as out:
         out.write(head)
@@ -158,7 +163,10 @@ def discover(
     paths
         Files (taken whatever their extension), directories (walked recursively,
         files filtered by ``extensions``), glob patterns (``**`` recurses) and
-        ``-`` for audio on standard input.
+        ``-`` for audio on standard input. Standard input and named pipes
+        (``<(sox ...)``, ``mkfifo``) given as arguments are copied to temporary
+        files first, so that every reader can seek; pipes met while walking a
+        directory are read where they are.
     files_from
         A file listing one path per line (``-``: standard input); each line is
         expanded like a command-line path.
@@ -214,10 +222,23 @@ def discover(
         if arg == STDIN:
             if any(i.display == STDIN for i in inputs):
                 continue
-            tmp = _spool_stdin(stdin)
+            tmp = _spool(stdin)
             inputs.append(Input(path=tmp, display=STDIN, rel="stdin" + Path(tmp).suffix))
             continue
         p = Path(arg)
+        if _is_pipe(p):  # a named pipe, or <(sox ...): read once, like standard input
+            if arg in seen:
+                continue
+            seen.add(arg)
+            try:
+                with open(p, "rb") as stream:
+                    tmp = _spool(stream, p.suffix.lower() or None)
+            except OSError as exc:
+                problems.append((_named(arg), f"cannot read: {exc.strerror or exc}"))
+                continue
+            rel = p.name if p.suffix else p.name + Path(tmp).suffix
+            inputs.append(Input(path=tmp, display=arg, rel=rel))
+            continue
         if p.is_dir():
             found = False
             for f in _walk(p, extensions):
@@ -248,6 +269,13 @@ def discover(
                     rel = PurePath(f.name)
                 add(f, rel)
     return inputs, problems
+
+
+def _is_pipe(path: Path) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _named(arg: str) -> Input:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -73,6 +74,20 @@ def test_stdin_is_spooled_to_a_file(tmp_path: Path) -> None:
     (inp,) = inputs
     assert inp.display == "-" and inp.path.endswith(".wav")
     assert Path(inp.path).read_bytes() == b"RIFF....WAVEfmt "
+
+
+def test_a_named_pipe_argument_is_spooled_like_stdin(tmp_path: Path) -> None:
+    fifo = tmp_path / "live"
+    os.mkfifo(fifo)
+    payload = b"fLaC" + bytes(range(256)) * 4
+    writer = threading.Thread(target=fifo.write_bytes, args=(payload,))
+    writer.start()
+    inputs, problems = discover([str(fifo), str(fifo)])
+    writer.join(10)
+    assert problems == []
+    (inp,) = inputs  # read once
+    assert inp.display == str(fifo) and inp.rel == "live.flac" and inp.path.endswith(".flac")
+    assert Path(inp.path).read_bytes() == payload
 
 
 def _square(inp: Input) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import have
+from tests.conftest import have, unknown_length_flac
 
 EXE = shutil.which("audiokit", path=str(Path(sys.executable).parent)) or shutil.which("audiokit")
 pytestmark = pytest.mark.skipif(EXE is None, reason="audiokit executable not installed")
@@ -113,6 +113,23 @@ def test_sox_pipe_into_stdin() -> None:
         24000,
     )
     assert row["peak_dbfs"] == pytest.approx(-6.0, abs=0.1)
+
+
+def test_process_substitution_of_a_flac_written_to_a_pipe(sample_dir: Path, tmp_path: Path) -> None:
+    """``audiokit inspect <(sox in.mp3 -t flac -)``: a pipe, holding a FLAC with no length."""
+    piped = unknown_length_flac(sample_dir / "noise/pink.flac", tmp_path / "piped.flac")
+    res = subprocess.run(
+        ["bash", "-c", f'"{EXE}" inspect <(cat "{piped}") --json'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    row = json.loads(res.stdout)
+    ref = json.loads(run("inspect", str(sample_dir / "noise/pink.flac"), "--json").stdout)
+    assert row["path"].startswith("/dev/fd/")
+    for key in ("format", "samplerate", "channels", "frames", "peak_dbfs", "rms_dbfs"):
+        assert row[key] == ref[key], key
 
 
 def test_find_into_files_from(sample_dir: Path) -> None:
