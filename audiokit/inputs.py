@@ -236,8 +236,8 @@ def discover(
             except OSError as exc:
                 problems.append((_named(arg), f"cannot read: {exc.strerror or exc}"))
                 continue
-            rel = p.name if p.suffix else p.name + Path(tmp).suffix
-            inputs.append(Input(path=tmp, display=arg, rel=rel))
+            name = p.name if p.suffix else p.name + Path(tmp).suffix
+            inputs.append(Input(path=tmp, display=arg, rel=name))
             continue
         if p.is_dir():
             found = False
