@@ -13,7 +13,7 @@ from audiokit.errors import InputError, UsageError
 from audiokit.preprocess import loudness as ld
 from audiokit.preprocess import steps as st
 from audiokit.preprocess.chain import DEFAULT_ORDER, Plan, build_plan
-from tests.conftest import sine
+from tests.conftest import have, sine
 
 # ----------------------------------------------------------------- an independent BS.1770 meter
 
@@ -66,17 +66,53 @@ def test_reference_meter_matches_the_standard_coefficients_at_48k() -> None:
     assert bs1770(y, 48000) == pytest.approx(-3.01, abs=0.05)
 
 
-@pytest.mark.parametrize("sr", [16000, 44100])
-def test_loudness_agrees_with_the_reference_meter(sr: int) -> None:
+def test_k_weighting_is_the_reference_design_at_every_rate() -> None:
+    for sr in (8000, 16000, 22050, 44100, 48000, 96000):
+        for (b, a), row in zip(k_weighting(sr), ld.k_weighting(sr), strict=True):
+            np.testing.assert_allclose(row, [*b, *a], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("sr", "channels"), [(16000, 2), (44100, 2), (48000, 1), (22050, 5)])
+def test_loudness_equals_the_reference_meter(sr: int, channels: int) -> None:
     rng = np.random.default_rng(3)
-    y = (0.1 * rng.standard_normal((2, sr * 3))).astype(np.float32)
+    y = (0.1 * rng.standard_normal((channels, int(sr * 3.37)))).astype(np.float32)
     y[:, : sr // 2] *= 0.01  # a quiet start, exercising the relative gate
-    # pyloudnorm designs its K-weighting differently from libebur128/ffmpeg away from 48 kHz:
-    # ~0.12 LU apart on white noise at 16 kHz (ffmpeg agrees with the reference meter here).
-    assert ld.integrated_loudness(y, sr) == pytest.approx(bs1770(y, sr), abs=0.2)
+    assert ld.integrated_loudness(y, sr) == pytest.approx(bs1770(y, sr), abs=1e-6)
 
 
-def test_streaming_loudness_equals_pyloudnorm_block_by_block() -> None:
+def test_loudness_of_silence_short_and_quiet_input() -> None:
+    sr = 16000
+    assert math.isnan(ld.integrated_loudness(np.zeros((1, 6399), np.float32), sr))
+    assert ld.integrated_loudness(np.zeros((1, 6400), np.float32), sr) == -math.inf
+    quiet = sine(1000, sr, 2.0, amp=1e-4)[None, :]  # -83 LUFS: below the absolute gate
+    assert ld.integrated_loudness(quiet, sr) == -math.inf
+    assert ld.integrated_loudness(sine(1000, sr, 2.0, amp=1.0)[None, :], sr) == pytest.approx(
+        bs1770(sine(1000, sr, 2.0, amp=1.0), sr), abs=1e-6
+    )
+
+
+@pytest.mark.skipif(not have("ffmpeg"), reason="ffmpeg is not installed")
+@pytest.mark.parametrize("sr", [16000, 44100])
+def test_loudness_agrees_with_ffmpeg_ebur128(tmp_path: Path, sr: int) -> None:
+    import re
+    import subprocess
+
+    rng = np.random.default_rng(5)
+    y = (0.05 * rng.standard_normal((2, sr * 4))).astype(np.float32)
+    y[:, sr : 2 * sr] *= 0.003
+    path = tmp_path / "noise.wav"
+    sf.write(path, y.T, sr, subtype="FLOAT")
+    out = subprocess.run(
+        ["ffmpeg", "-nostats", "-i", str(path), "-af", "ebur128", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    ffmpeg_lufs = float(re.findall(r"I:\s+(-?[\d.]+) LUFS", out)[-1])  # printed to 0.1 LU
+    assert ld.integrated_loudness(y, sr) == pytest.approx(ffmpeg_lufs, abs=0.06)
+
+
+def test_streaming_loudness_does_not_depend_on_the_blocks() -> None:
     sr = 22050
     rng = np.random.default_rng(4)
     y = (0.2 * rng.standard_normal((2, sr * 5))).astype(np.float32)
@@ -85,7 +121,8 @@ def test_streaming_loudness_equals_pyloudnorm_block_by_block() -> None:
     for s in range(0, y.shape[-1], 3001):  # odd block size, not aligned to 100 ms
         meter.update(y[:, s : s + 3001])
         meter.update(y[:, :0])  # empty blocks are fine
-    assert meter.result() == pytest.approx(ld.integrated_loudness(y, sr), abs=0.02)
+    assert meter.result() == pytest.approx(ld.integrated_loudness(y, sr), abs=1e-9)
+    assert meter.result() == pytest.approx(bs1770(y, sr), abs=1e-6)
     assert math.isnan(ld.StreamingLoudness(sr, 1).result())
 
 
@@ -361,3 +398,34 @@ def test_streaming_is_chosen_for_long_files_with_blockable_plans(tmp_path: Path)
     assert not Job(in_memory, spec, long_seconds=2.0).use_streaming(info)
     with pytest.raises(UsageError, match="whole file"):
         Job(in_memory, spec, streaming="on").check()
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_sosfilt_equals_scipy_without_importing_it(with_state: bool) -> None:
+    import subprocess
+    import sys
+
+    from scipy.signal import butter
+    from scipy.signal import sosfilt as scipy_sosfilt
+
+    from audiokit import sosfilt as fast
+
+    assert fast._kernel() is not None  # the compiled kernel, not the fallback
+    sos = butter(4, 300, btype="highpass", fs=16000, output="sos")
+    x = np.random.default_rng(6).standard_normal((3, 5000, 2)).astype(np.float32)
+    if with_state:
+        zi = np.random.default_rng(7).standard_normal((sos.shape[0], 3, 2, 2))
+        got, zf = fast.sosfilt(sos, x, axis=1, zi=zi)
+        ref, ref_zf = scipy_sosfilt(sos, x.astype(np.float64), axis=1, zi=zi)
+        np.testing.assert_array_equal(zf, ref_zf)
+    else:
+        got, ref = fast.sosfilt(sos, x, axis=1), scipy_sosfilt(sos, x.astype(np.float64), axis=1)
+    np.testing.assert_array_equal(got, ref)
+    code = (
+        "import sys, numpy as np\n"
+        "from audiokit.preprocess.loudness import integrated_loudness\n"
+        "integrated_loudness(np.ones((1, 16000), np.float32), 16000)\n"
+        "print('scipy.signal' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

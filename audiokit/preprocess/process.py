@@ -79,15 +79,19 @@ def warm_up(plan: Plan) -> None:
     """Prepare this process for forking the workers that will run ``plan``.
 
     Imports what they need once here, so that forked workers share it instead
-    of each paying scipy.signal's import (over a second on a busy machine), and
+    of each paying for it (scipy.signal: over a second on a busy machine), and
     runs the librosa steps once on a probe signal so that they inherit its
     compiled kernels (see :mod:`audiokit.warmup`).
     """
-    import pyloudnorm  # noqa: F401  (imports scipy.signal)
     import soundfile  # noqa: F401
     import soxr  # noqa: F401
 
     from audiokit.preprocess import loudness, output, steps, streaming  # noqa: F401
+    from audiokit.sosfilt import _kernel
+
+    _kernel()  # the loudness filter
+    if {"highpass", "lowpass"} & set(plan.steps):
+        import scipy.signal  # noqa: F401  (filter design: over half a second to import)
 
     if not set(LIBROSA_STEPS) & set(plan.steps):
         return
