@@ -138,7 +138,7 @@ def test_tempo_and_beats_match_beat_track(sample_dir) -> None:
     tempo, beats = librosa.beat.beat_track(y=y, sr=sr)
     assert res.column("tempo")[0] == pytest.approx(float(np.atleast_1d(tempo)[0]), rel=1e-4)
     assert res.column("tempo")[0] == pytest.approx(117.5, abs=0.5)
-    assert abs(res.column("beat_count")[0] - len(beats)) <= 1
+    assert res.column("beat_count")[0] == len(beats)
 
 
 def test_tempo_equals_librosa_on_our_envelope(y: np.ndarray) -> None:
@@ -350,11 +350,9 @@ def test_beat_tracker_port_equals_librosa(sample_dir, corpus_dir) -> None:
     files = [
         sample_dir / "music" / "melody.ogg",
         sample_dir / "speech" / "hello.wav",
-        corpus_dir / "librosa" / "trumpet.ogg",
-        corpus_dir / "librosa" / "humpback.ogg",
+        *sorted((corpus_dir / "librosa").glob("*.ogg")),  # brahms once moved a beat (float32 DP)
         *sorted((corpus_dir / "fsdd").glob("*.wav"))[:12],
     ]
-    exact = 0
     for f in files:
         y, sr = librosa.load(f, sr=SR)
         mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr), top_db=None)
@@ -365,10 +363,7 @@ def test_beat_tracker_port_equals_librosa(sample_dir, corpus_dir) -> None:
         assert tempo == pytest.approx(librosa.feature.tempo(onset_envelope=env, sr=sr)[0])
         _, ref = librosa.beat.beat_track(onset_envelope=env, sr=sr, bpm=tempo)
         ours = beat_frames(env, sr, 512, tempo)
-        assert len(ours) == len(ref), f
-        assert np.abs(ours - ref).max(initial=0) <= 1, f  # float32 ties may move a beat 1 frame
-        exact += np.array_equal(ours, ref)
-    assert exact >= len(files) - 1
+        np.testing.assert_array_equal(ours, ref, err_msg=str(f))
 
 
 def test_percentiles_spilled_to_disk_equal_in_memory(y: np.ndarray, monkeypatch) -> None:

@@ -154,8 +154,7 @@ def _local_score(onsets: np.ndarray, window: np.ndarray) -> np.ndarray:
     """librosa's beat local score, summed in the same order and precision.
 
     ``local[i] = sum_k window[k] * onsets[i + K//2 - k]`` over ``k`` ascending,
-    each partial sum rounded to the envelope's dtype, and (as in librosa)
-    without ``onsets[0]``.
+    accumulated in the type of ``onsets``, and (as in librosa) without ``onsets[0]``.
     """
     import numpy as np
 
@@ -195,9 +194,12 @@ def beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.nda
     env = np.asarray(env)
     if len(env) < 2 or not np.any(env):
         return np.zeros(0, dtype=int)
-    dtype = env.dtype if env.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    env_dtype = env.dtype if env.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     fpb = float(np.round(sr / hop_length * 60.0 / bpm))
-    onsets = env / (env.std(ddof=1) + np.finfo(dtype).tiny)
+    # librosa normalises in the envelope's type; its frames per beat are float64, so its
+    # compiled kernels (local score, DP, trimming) run in float64 whatever the envelope.
+    onsets = (env / (env.std(ddof=1) + np.finfo(env_dtype).tiny)).astype(env_dtype)
+    dtype = np.dtype(np.float64)
     # local score: onsets convolved with a Gaussian of the beat period
     window = np.exp(-0.5 * (np.arange(-fpb, fpb + 1) * 32.0 / fpb) ** 2)
     n = len(onsets)
@@ -209,7 +211,7 @@ def beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.nda
     first_beat = True
     cumscore[0] = local[0]
     hi_off, lo_off = int(np.round(fpb / 2)), int(2 * fpb + 1)
-    log_fpb = float(np.log(np.asarray(fpb, dtype=dtype)))  # numba takes it in the env's type
+    log_fpb = float(np.log(fpb))
     # Penalty of each lag (hi_off, hi_off + 1, ..., lo_off - 1), in search order.
     lags = np.arange(hi_off, lo_off)
     penalty = tightness * (np.log(lags.astype(np.float64)) - log_fpb) ** 2
