@@ -46,6 +46,14 @@ AUDIO_EXTENSIONS: frozenset[str] = frozenset(
         ".voc",
     }
 )
+#: Audio containers libsndfile cannot read, decoded through ffmpeg (:mod:`audiokit.transcode`).
+FFMPEG_AUDIO_EXTENSIONS: frozenset[str] = frozenset(
+    {".m4a", ".m4b", ".aac", ".wma", ".mka", ".ac3", ".amr", ".wv", ".ape"}
+)
+#: Video containers whose sound is decoded through ffmpeg when named as inputs.
+FFMPEG_VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi"})
+#: What directory walks pick up.
+WALK_EXTENSIONS: frozenset[str] = AUDIO_EXTENSIONS | FFMPEG_AUDIO_EXTENSIONS
 
 #: Bits per sample of libsndfile subtypes with a fixed width.
 _SUBTYPE_BITS: dict[str, int] = {
@@ -99,6 +107,9 @@ class AudioInfo:
         The header gives no length (a FLAC stream written to a pipe): ``frames``
         was counted by decoding the file, and readers decode it front to back
         (libsndfile cannot seek in it).
+    source : str or None
+        For containers libsndfile cannot read (M4A, WMA...): the temporary
+        16-bit WAV that ffmpeg decoded, which the readers read instead.
     """
 
     path: str
@@ -110,6 +121,7 @@ class AudioInfo:
     frames: int
     size_bytes: int
     counted: bool = False
+    source: str | None = None
 
     @property
     def duration(self) -> float:
@@ -205,6 +217,8 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     try:
         info = sf.info(str(p))
     except Exception as exc:  # libsndfile raises its own error types (and RuntimeError)
+        if p.suffix.lower() in FFMPEG_AUDIO_EXTENSIONS | FFMPEG_VIDEO_EXTENSIONS:
+            return _probe_with_ffmpeg(p, size, str(path))
         raise DecodeError(_reason(exc, p), str(path)) from None
     if info.samplerate <= 0 or info.channels <= 0:
         raise DecodeError("invalid header (no sample rate or channels)", str(path))
@@ -232,6 +246,30 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         frames=frames,
         size_bytes=size,
         counted=counted,
+    )
+
+
+def _probe_with_ffmpeg(p: Path, size: int, name: str) -> AudioInfo:
+    """Decode ``p`` with ffmpeg into a temporary WAV and describe it (see :mod:`transcode`)."""
+    from audiokit import transcode
+
+    decoded = transcode.decode(p)
+    try:
+        info = _sf().info(decoded.wav)
+    except Exception as exc:
+        raise DecodeError(_reason(exc, p), name) from None
+    if info.frames <= 0:
+        raise DecodeError("no audio samples", name)
+    return AudioInfo(
+        path=name,
+        format=p.suffix.lstrip(".").upper(),
+        subtype=decoded.codec,
+        bit_depth=None,
+        samplerate=int(info.samplerate),
+        channels=int(info.channels),
+        frames=int(info.frames),
+        size_bytes=size,
+        source=decoded.wav,
     )
 
 
@@ -308,7 +346,7 @@ def iter_blocks(
     info = info or probe(path)
     sf = _sf()
     try:
-        with sf.SoundFile(str(path)) as fh:
+        with sf.SoundFile(info.source or str(path)) as fh:
             if start and info.counted:  # no seeking: decode up to the start
                 skip = start
                 while skip > 0 and len(block := _read_unseekable(fh, min(skip, 1 << 16))):
@@ -374,7 +412,9 @@ def read(
     else:
         sf = _sf()
         try:
-            data = sf.read(str(path), frames=n, start=start, dtype="float32", always_2d=True)[0]
+            data = sf.read(
+                info.source or str(path), frames=n, start=start, dtype="float32", always_2d=True
+            )[0]
         except Exception as exc:
             raise DecodeError(_reason(exc, path), info.path) from None
         _finite_or_raise(data, info)
@@ -411,8 +451,10 @@ def resample(y: np.ndarray, sr: int, target_sr: int, quality: str = "HQ") -> np.
 
     n_out = int(math.ceil(y.shape[-1] * target_sr / sr))
     out = soxr.resample(y.T, sr, target_sr, quality=quality).T
-    out = np.ascontiguousarray(out[..., :n_out], dtype=np.float32)
-    return out
+    if out.shape[-1] < n_out:  # soxr rounds the length; librosa pads it to the ceiling
+        pad = [(0, 0)] * (out.ndim - 1) + [(0, n_out - out.shape[-1])]
+        out = np.pad(out, pad)
+    return np.ascontiguousarray(out[..., :n_out], dtype=np.float32)
 
 
 def load(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import IO
 
-from audiokit.audio_io import AUDIO_EXTENSIONS
+from audiokit.audio_io import WALK_EXTENSIONS
 from audiokit.errors import InputError, UsageError
 
 STDIN = "-"
@@ -58,7 +58,7 @@ class Input:
 def parse_extensions(spec: str | None) -> frozenset[str]:
     """Parse ``"wav,flac"`` into ``{".wav", ".flac"}``; None gives the default audio set."""
     if not spec:
-        return AUDIO_EXTENSIONS
+        return WALK_EXTENSIONS
     exts = {("." + e.strip().lower().lstrip(".")) for e in spec.split(",") if e.strip()}
     if not exts:
         raise UsageError(f"no extensions in {spec!r}")
@@ -152,7 +152,7 @@ def read_files_from(source: str, stdin: IO[bytes] | None = None) -> list[str]:
 def discover(
     paths: Sequence[str],
     files_from: str | None = None,
-    extensions: frozenset[str] = AUDIO_EXTENSIONS,
+    extensions: frozenset[str] = WALK_EXTENSIONS,
     stdin: IO[bytes] | None = None,
     exclude: Sequence[str | os.PathLike[str]] = (),
 ) -> tuple[list[Input], list[Problem]]:
