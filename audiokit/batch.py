@@ -190,8 +190,9 @@ def run(
     weights
         Progress units per input (e.g. audio seconds); default one per input.
     warm_up
-        Run once in this process before workers are forked (not at all with one
-        job), so that they inherit what it compiles: see :mod:`audiokit.warmup`.
+        Run once in this process before any task, under the compile lock: forked
+        workers inherit what it compiles, and concurrent audiokit processes do not
+        fill numba's cache at the same time (see :mod:`audiokit.warmup`).
 
     Yields
     ------
@@ -199,6 +200,7 @@ def run(
     """
     jobs = max(1, min(jobs or default_jobs(), len(inputs)))
     w = list(weights) if weights is not None else [1.0] * len(inputs)
+    warmup.run(warm_up)
     if jobs == 1:
         for i, inp in enumerate(inputs):
             out = call(task, inp)
@@ -208,7 +210,6 @@ def run(
             if fail_fast and not out.ok:
                 return
         return
-    warmup.run(warm_up)
     yield from _run_pool(task, inputs, jobs, fail_fast, progress, w)
 
 

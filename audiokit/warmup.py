@@ -13,28 +13,30 @@ signal, the librosa computations its workers will run (each service module
 offers a ``warm_up``). That compiles each kernel, or loads it from the cache,
 here, in one process; the forked workers inherit the compiled kernels and never
 touch numba's cache. It also saves each worker the compile or load time.
+The warm-up runs with one job too, under a per-user file lock
+(:func:`compile_lock`), so that separate audiokit processes take turns.
 """
 
 from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
 
 #: Seconds of probe signal: enough for onsets, beats and a voiced pitch track.
-PROBE_SECONDS = 3.0
+PROBE_SECONDS = 1.5
 
 
 def probe_signal(sr: int, seconds: float = PROBE_SECONDS, channels: int = 1) -> np.ndarray:
     """A short float32 signal on which every analysis takes its full path.
 
-    Quiet seeded noise, a 220 Hz tone with harmonics and a click every 0.5 s,
-    with a silent stretch in the middle: it has onsets, beats, a voiced pitch,
-    zero crossings, silence to trim and noise to gate.
+    Quiet seeded noise and a 220 Hz tone with harmonics, silent from 1/3 to 1/2
+    of its length, with a click every 0.25 s: it has onsets, beats, a voiced
+    pitch, zero crossings, silence to trim and noise to gate.
 
     Parameters
     ----------
@@ -54,21 +56,47 @@ def probe_signal(sr: int, seconds: float = PROBE_SECONDS, channels: int = 1) -> 
     t = np.arange(n) / sr
     y = 0.01 * np.random.default_rng(0).standard_normal(n)
     y += sum(0.2 / k * np.sin(2 * np.pi * 220.0 * k * t) for k in (1, 2, 3))
-    period = max(1, sr // 2)
-    y[::period] += 0.8
     y[n // 3 : n // 2] = 0.0
+    y[:: max(1, sr // 4)] += 0.8
     y = y.astype(np.float32)
     return y if channels == 1 else np.tile(y, (channels, 1))
 
 
 def run(fn: Callable[[], object] | None) -> None:
-    """Run the warm-up ``fn`` now, quietly.
+    """Run the warm-up ``fn`` now, quietly, holding :func:`compile_lock`.
 
     A warm-up that fails only loses its benefit: the workers then compile for
     themselves, and any real problem is reported for the file that has it.
     """
     if fn is None:
         return
-    with warnings.catch_warnings(), contextlib.suppress(Exception):
+    with compile_lock(), warnings.catch_warnings(), contextlib.suppress(Exception):
         warnings.simplefilter("ignore")
         fn()
+
+
+@contextlib.contextmanager
+def compile_lock() -> Iterator[None]:
+    """Hold this user's lock for compiling or loading numba kernels.
+
+    Separate audiokit processes (``make -j``, overlapping cron jobs) share numba's
+    cache too: each takes this lock around its warm-up, so that only one of them
+    touches the cache at a time. Without ``fcntl``, or when the lock file cannot be
+    opened, nothing is held.
+    """
+    import os
+    import tempfile
+
+    try:
+        import fcntl
+
+        path = os.path.join(tempfile.gettempdir(), f"audiokit-numba-{os.getuid()}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except (ImportError, AttributeError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

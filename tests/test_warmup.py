@@ -133,11 +133,25 @@ def test_without_the_warm_up_workers_compile(tmp_path: Path, sample_dir: Path) -
 
 def test_probe_signal_has_what_the_analyses_need() -> None:
     y = warmup.probe_signal(16000)
-    assert y.dtype == np.float32 and y.shape == (48000,)
-    assert np.all(y[16000:24000] == 0)  # silence to trim
-    assert np.max(np.abs(y)) > 0.5  # clicks: onsets and beats
-    assert warmup.probe_signal(16000, channels=2).shape == (2, 48000)
+    assert y.dtype == np.float32 and y.shape == (24000,)
+    assert np.all(y[8001:12000] == 0)  # silence to trim (a click at 8000)
+    assert np.count_nonzero(np.abs(y) > 0.5) == 6  # clicks: onsets and beats
+    assert warmup.probe_signal(16000, channels=2).shape == (2, 24000)
     np.testing.assert_array_equal(warmup.probe_signal(8000), warmup.probe_signal(8000))
+
+
+def test_warm_ups_of_separate_processes_take_turns() -> None:
+    import threading
+
+    order: list[str] = []
+    with warmup.compile_lock():  # another process's warm-up, as far as flock is concerned
+        t = threading.Thread(target=warmup.run, args=(lambda: order.append("second"),))
+        t.start()
+        t.join(0.5)
+        assert t.is_alive() and order == []  # waiting for the lock
+        order.append("first")
+    t.join(10)
+    assert order == ["first", "second"]
 
 
 def test_a_failing_warm_up_is_left_to_the_workers() -> None:
