@@ -110,12 +110,14 @@ def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
     return basis
 
 
-def stft(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
-    """Centred, zero-padded Hann STFT, as ``librosa.stft(y, n_fft=n_fft, hop_length=hop_length)``.
+def stft(y: np.ndarray, n_fft: int, hop_length: int, window_name: str = "hann") -> np.ndarray:
+    """Centred, zero-padded STFT, as ``librosa.stft(y, n_fft=n_fft, hop_length=hop_length)``.
 
     Parameters
     ----------
     y : np.ndarray, shape (n,), float32
+    window_name : str
+        Periodic window (:func:`window`); librosa's default ``hann``.
 
     Returns
     -------
@@ -126,7 +128,7 @@ def stft(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
     pad = n_fft // 2
     padded = np.pad(y, (pad, pad), mode="constant")
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
-    win = window("hann", n_fft).astype(y.dtype)
+    win = window(window_name, n_fft).astype(y.dtype)
     # pocketfft either way (numpy's or scipy's): the same transform, within float32 rounding
     return rfft(frames * win, axis=-1).T
 
@@ -151,12 +153,14 @@ def frames_power(seg: np.ndarray, n_fft: int, hop: int, win: np.ndarray) -> np.n
     return np.ascontiguousarray(np.swapaxes(power, -1, -2), dtype=np.float32)
 
 
-def power_to_db(s: np.ndarray, top_db: float | None = 80.0, amin: float = 1e-10) -> np.ndarray:
-    """``librosa.power_to_db(s, ref=np.max, amin=amin, top_db=top_db)``."""
+def power_to_db(
+    s: np.ndarray, top_db: float | None = 80.0, amin: float = 1e-10, ref: float | None = None
+) -> np.ndarray:
+    """``librosa.power_to_db(s, ref=ref, amin=amin, top_db=top_db)``; ``ref=None``: ``np.max``."""
     import numpy as np
 
     s = np.asarray(s, dtype=np.float64)
-    ref = float(np.max(s))
+    ref = float(np.max(s)) if ref is None else ref
     log_spec = 10.0 * np.log10(np.maximum(amin, s)) - 10.0 * np.log10(max(amin, ref))
     if top_db is not None:
         log_spec = np.maximum(log_spec, log_spec.max() - top_db)

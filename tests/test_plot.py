@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from audiokit.inputs import Input
-from audiokit.plots import spectra
+from audiokit.plots import analysis, spectra
 from audiokit.plots.outputs import OutputSpec
 from audiokit.plots.tasks import FigureOptions, PlotJob, SpectralOptions, plot_task
 from tests.conftest import sine
@@ -84,13 +84,58 @@ def test_welch_streamed_over_many_chunks_equals_scipy() -> None:
     np.testing.assert_allclose(acc.finish(), ref, rtol=1e-4)
 
 
-def test_zero_crossings_match_librosa() -> None:
+def test_zero_crossings_match_librosa(sample_dir: Path) -> None:
     import librosa
 
     y = sine(440, SR, 0.05, 0.5) + 0.01
-    zc = spectra.zero_crossings(y)
+    zc = analysis.zero_crossings(y)
     assert zc.size == librosa.zero_crossings(y, pad=False).sum() > 0
     assert np.all(np.sign(y[zc]) != np.sign(y[zc - 1]))
+    tiny = np.array([0.5, 1e-11, -1e-11, -0.5, 0.0, 0.3, -0.2], dtype=np.float32)  # +-1e-10 is 0
+    for x in (tiny, librosa.load(sample_dir / "speech/hello.wav", sr=None)[0]):
+        ref = np.flatnonzero(librosa.zero_crossings(x, pad=False))
+        np.testing.assert_array_equal(analysis.zero_crossings(x), ref)
+
+
+@pytest.mark.parametrize("window", ["hann", "hamming"])
+def test_curves_and_mfcc_equal_librosa_without_importing_it(sample_dir: Path, window: str) -> None:
+    import librosa
+
+    params = spectra.StftParams(1024, 256, window)
+    for name in ("speech/hello.wav", "music/melody.ogg"):
+        y, sr = librosa.load(sample_dir / name, sr=None)
+        ours = analysis.spectral_features(y, sr, params)
+        mag = np.abs(librosa.stft(y, n_fft=1024, hop_length=256, window=window))
+        kw = {"S": mag, "sr": sr, "n_fft": 1024, "hop_length": 256}
+        np.testing.assert_allclose(
+            ours["centroid"], librosa.feature.spectral_centroid(**kw)[0], rtol=1e-4
+        )
+        np.testing.assert_allclose(
+            ours["bandwidth"], librosa.feature.spectral_bandwidth(**kw)[0], rtol=1e-4
+        )
+        # rolloff is a threshold crossing: float32 rounding may move it by one bin, rarely
+        off = ours["rolloff"] - librosa.feature.spectral_rolloff(**kw)[0]
+        assert np.abs(off).max() <= sr / 1024 + 1e-6 and np.mean(off != 0) < 0.01
+        np.testing.assert_allclose(
+            ours["times"], librosa.frames_to_time(np.arange(mag.shape[1]), sr=sr, hop_length=256)
+        )
+        mfcc = analysis.feature_matrix(y, sr, "mfcc", params, 20, 64, 50.0, 6000.0)
+        ref = librosa.feature.mfcc(
+            y=y, sr=sr, n_mfcc=20, n_fft=1024, hop_length=256, window=window,
+            n_mels=64, fmin=50.0, fmax=6000.0,
+        )  # fmt: skip
+        np.testing.assert_allclose(mfcc, ref, atol=2e-3 * np.abs(ref).max())
+    code = (
+        "import sys, numpy as np\n"
+        "from audiokit.plots import analysis, spectra\n"
+        "y = np.random.default_rng(0).standard_normal(22050).astype(np.float32)\n"
+        "p = spectra.StftParams()\n"
+        "analysis.spectral_features(y, 22050, p); analysis.zero_crossings(y)\n"
+        "analysis.feature_matrix(y, 22050, 'mfcc', p)\n"
+        "print('librosa' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # --------------------------------------------------------------------------- waveform
@@ -392,3 +437,32 @@ def test_time_ticks_are_readable_for_long_spans() -> None:
             assert 3 <= len(ticks) <= 11
             if first:
                 assert ticks[0] == first
+
+
+def test_onsets_tempo_and_beats_equal_librosa(sample_dir: Path) -> None:
+    import librosa
+
+    from tests.conftest import CORPUS
+
+    files = [sample_dir / "music/melody.ogg", sample_dir / "speech/with_pauses.flac"]
+    files += sorted((CORPUS / "librosa").glob("*.ogg")) if CORPUS.is_dir() else []
+    for path in files:
+        y, sr = librosa.load(path, sr=None)
+        for hop in (512, 256):
+            onsets, beats, tempo = analysis.onset_events(y, sr, hop)
+            ref_onsets = librosa.onset.onset_detect(y=y, sr=sr, hop_length=hop, units="time")
+            ref_tempo, ref_beats = librosa.beat.beat_track(y=y, sr=sr, hop_length=hop, units="time")
+            np.testing.assert_array_equal(onsets, ref_onsets, err_msg=f"{path} {hop}")
+            np.testing.assert_array_equal(beats, ref_beats, err_msg=f"{path} {hop}")
+            assert tempo == pytest.approx(float(np.atleast_1d(ref_tempo)[0]), rel=1e-9)
+    silent = np.zeros(22050, np.float32)
+    assert [len(a) for a in analysis.onset_events(silent, 22050, 512)[:2]] == [0, 0]
+    assert analysis.onset_events(silent, 22050, 512)[2] == 0.0
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, numpy as np\n"
+         "from audiokit.plots import analysis, spectra\n"
+         "analysis.onset_events(np.ones(22050, np.float32), 22050, 512)\n"
+         "print('librosa' in sys.modules)\n"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == "False"

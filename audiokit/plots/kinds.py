@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audiokit.plots import figures, render, sources, spectra
+from audiokit.plots import analysis, figures, render, sources, spectra
 
 if TYPE_CHECKING:
     import numpy as np
@@ -179,13 +179,13 @@ def _features(ctx: Context) -> dict[str, Any]:
     c = ctx.colors
     means: dict[str, list[float]] = {"centroid_hz": [], "rolloff_hz": [], "bandwidth_hz": []}
     for i, (ax, name) in enumerate(zip(axes, ctx.span.lane_names(), strict=True)):
-        f = spectra.spectral_features(y[i], ctx.span.sr, ctx.spectral.stft)
+        f = analysis.spectral_features(y[i], ctx.span.sr, ctx.spectral.stft)
         t = ctx.span.offset + f["times"]
         curves = []
         for key, color in (("centroid", c[1]), ("rolloff", c[2]), ("bandwidth", c[3])):
             v = f[key]
             curves.append(
-                (f"{key} {v.min():.0f}–{v.max():.0f} Hz", t, spectra.minmax_normalise(v), color)
+                (f"{key} {v.min():.0f}–{v.max():.0f} Hz", t, analysis.minmax_normalise(v), color)
             )
             means[f"{key}_hz"].append(round(float(v.mean()), 3))
         hi = wave.hi[i] if wave.hi is not None else None
@@ -205,7 +205,7 @@ def _zcr(ctx: Context) -> dict[str, Any]:
     axes = ctx.lanes()
     counts = []
     for i, (ax, name) in enumerate(zip(axes, ctx.span.lane_names(), strict=True)):
-        zc = spectra.zero_crossings(y[i])
+        zc = analysis.zero_crossings(y[i])
         counts.append(int(zc.size))
         figures.zero_crossings(
             t, y[i], zc, ax=ax, color=ctx.colors[0], marker_color=ctx.colors[1], label=name
@@ -240,7 +240,9 @@ def _matrix_kind(ctx: Context, which: str) -> dict[str, Any]:
     st = sp.stft
     mats = []
     for lane in y:
-        m = spectra.feature_matrix(lane, span.sr, which, st, sp.n_mfcc, sp.n_mels, sp.fmin, sp.fmax)
+        m = analysis.feature_matrix(
+            lane, span.sr, which, st, sp.n_mfcc, sp.n_mels, sp.fmin, sp.fmax
+        )
         mats.append(m)
     data = np.stack(mats)
     frames = data.shape[-1]
@@ -299,7 +301,7 @@ def _onsets(ctx: Context) -> dict[str, Any]:
     axes = ctx.lanes()
     notes: dict[str, list[Any]] = {"onsets": [], "beats": [], "tempo_bpm": []}
     for i, (ax, name) in enumerate(zip(axes, span.lane_names(), strict=True)):
-        onsets, beats, bpm = spectra.onset_events(y[i], span.sr, hop)
+        onsets, beats, bpm = analysis.onset_events(y[i], span.sr, hop)
         _draw_wave(ax, wave, i, ctx.colors[0], name)
         figures.event_lines(
             ax, onsets + span.offset, beats + span.offset, ctx.colors[1], ctx.colors[2]

@@ -316,7 +316,7 @@ def plot_task(job: PlotJob, inp: Input) -> DrawResult:
 
 
 #: Kinds whose analysis calls librosa (and so its numba kernels).
-LIBROSA_KINDS = ("features", "zcr", "mfcc", "chroma", "onsets")
+LIBROSA_KINDS = ("chroma",)
 #: Rate of the warm-up probe (plots keep each file's own rate).
 PROBE_SR = 22050
 
@@ -330,20 +330,11 @@ def warm_up(job: PlotJob) -> None:
     """
     if job.kind not in LIBROSA_KINDS:
         return
-    from audiokit.plots import spectra
+    from audiokit.plots import analysis
     from audiokit.warmup import probe_signal
 
     sp, y = job.spectral, probe_signal(PROBE_SR)
-    if job.kind == "features":
-        spectra.spectral_features(y, PROBE_SR, sp.stft)
-    elif job.kind == "zcr":
-        spectra.zero_crossings(y)
-    elif job.kind == "onsets":
-        spectra.onset_events(y, PROBE_SR, sp.stft.hop_length)
-    else:
-        spectra.feature_matrix(
-            y, PROBE_SR, job.kind, sp.stft, sp.n_mfcc, sp.n_mels, sp.fmin, sp.fmax
-        )
+    analysis.feature_matrix(y, PROBE_SR, job.kind, sp.stft, sp.n_mfcc, sp.n_mels, sp.fmin, sp.fmax)
 
 
 def spectrogram_task(job: SpectrogramJob, inp: Input) -> DrawResult:
