@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from audiokit.features.schema import FeatureParams
 
 #: Groups computed by librosa (with its numba kernels); the others need numpy only.
@@ -11,12 +13,14 @@ LIBROSA_GROUPS = frozenset({"cens", "tonnetz", "hpss", "f0"})
 PROBE_SR = 22050
 
 
+@functools.lru_cache(maxsize=8)
 def warm_up(params: FeatureParams, sr: int | None = None) -> None:
     """Compute ``params``' librosa groups once, here, on a probe signal.
 
     Workers forked afterwards inherit librosa's compiled kernels instead of
     filling numba's on-disk cache all at once. Does nothing, and imports
-    nothing, when every chosen group is computed with numpy.
+    nothing, when every chosen group is computed with numpy; done once per
+    process and parameters (the batch engine and the block pool both ask).
 
     Parameters
     ----------
