@@ -92,38 +92,10 @@ def main() -> None:
 
         long = make_long(DATA / "long_1h.wav", 3600)
         out = work / "long.wav"
-        t_st, rss_st = peak_rss_mb(
-            [
-                AUDIOKIT,
-                "preprocess",
-                str(long),
-                "-o",
-                str(out),
-                "--sr",
-                "16000",
-                "--normalize",
-                "peak",
-                "--overwrite",
-                "-q",
-            ]
-        )
-        t_mem, rss_mem = peak_rss_mb(
-            [
-                AUDIOKIT,
-                "preprocess",
-                str(long),
-                "-o",
-                str(out),
-                "--sr",
-                "16000",
-                "--normalize",
-                "peak",
-                "--overwrite",
-                "-q",
-                "--streaming",
-                "off",
-            ]
-        )
+        cmd = [AUDIOKIT, "preprocess", str(long), "-o", str(out), "--sr", "16000"]
+        cmd += ["--normalize", "peak", "--overwrite", "-q"]
+        t_st, rss_st = peak_rss_mb(cmd)
+        t_mem, rss_mem = peak_rss_mb([*cmd, "--streaming", "off"])
         t_sx, rss_sx = peak_rss_mb(["sox", "--norm=-1", str(long), "-r", "16000", str(out)])
         size = long.stat().st_size / 2**20
         print(f"1-hour file ({size:.0f} MiB, 22.05k mono PCM_16) -> 16k + peak -1 dBFS:")

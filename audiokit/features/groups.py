@@ -29,7 +29,7 @@ import itertools
 import math
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from audiokit.features.schema import AMIN, CONTRAST_BANDS, F0_MAX, F0_MIN, FeatureParams
 
@@ -408,27 +408,19 @@ def _cqt_groups(
             )
         )
     cens = tonnetz = None
+    kw: dict[str, Any] = {
+        "C": C,
+        "sr": sr,
+        "hop_length": p.hop_length,
+        "fmin": CQT_FMIN,
+        "bins_per_octave": CQT_BINS_PER_OCTAVE,
+        "n_octaves": n_oct,
+        "tuning": 0.0,
+    }
     if "cens" in p.groups:
-        cens = librosa.feature.chroma_cens(
-            C=C,
-            sr=sr,
-            hop_length=p.hop_length,
-            fmin=CQT_FMIN,
-            bins_per_octave=CQT_BINS_PER_OCTAVE,
-            n_octaves=n_oct,
-            tuning=0.0,
-        )
+        cens = librosa.feature.chroma_cens(**kw)
     if "tonnetz" in p.groups:
-        chroma = librosa.feature.chroma_cqt(
-            C=C,
-            sr=sr,
-            hop_length=p.hop_length,
-            fmin=CQT_FMIN,
-            bins_per_octave=CQT_BINS_PER_OCTAVE,
-            n_octaves=n_oct,
-            tuning=0.0,
-        )
-        tonnetz = librosa.feature.tonnetz(sr=sr, chroma=chroma)
+        tonnetz = librosa.feature.tonnetz(sr=sr, chroma=librosa.feature.chroma_cqt(**kw))
     return cens, tonnetz
 
 

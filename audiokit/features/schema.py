@@ -184,6 +184,25 @@ def parse_stats(spec: str | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: Frame-level features of the groups whose sizes do not depend on the parameters.
+FIXED_FRAME_FEATURES: dict[str, list[tuple[str, int]]] = {
+    "spectral": [
+        ("spectral_centroid", 1),
+        ("spectral_bandwidth", 1),
+        ("spectral_rolloff", 1),
+        ("spectral_contrast", CONTRAST_BANDS + 1),
+        ("spectral_flatness", 1),
+    ],
+    "zcr": [("zcr", 1)],
+    "rms": [("rms", 1)],
+    "chroma": [("chroma", 12)],
+    "cens": [("chroma_cens", 12)],
+    "tonnetz": [("tonnetz", 6)],
+    "onset": [("onset_strength", 1)],
+    "f0": [("f0", 1), ("voiced_prob", 1)],
+}
+
+
 def frame_features(p: FeatureParams) -> list[tuple[str, int]]:
     """Frame-level features of the selected groups: (name, dimensions), in column order."""
     out: list[tuple[str, int]] = []
@@ -192,28 +211,8 @@ def frame_features(p: FeatureParams) -> list[tuple[str, int]]:
             out += [("mfcc", p.n_mfcc), ("mfcc_delta", p.n_mfcc), ("mfcc_delta2", p.n_mfcc)]
         elif g == "mel":
             out.append(("mel", p.n_mels))
-        elif g == "spectral":
-            out += [
-                ("spectral_centroid", 1),
-                ("spectral_bandwidth", 1),
-                ("spectral_rolloff", 1),
-                ("spectral_contrast", CONTRAST_BANDS + 1),
-                ("spectral_flatness", 1),
-            ]
-        elif g == "zcr":
-            out.append(("zcr", 1))
-        elif g == "rms":
-            out.append(("rms", 1))
-        elif g == "chroma":
-            out.append(("chroma", 12))
-        elif g == "cens":
-            out.append(("chroma_cens", 12))
-        elif g == "tonnetz":
-            out.append(("tonnetz", 6))
-        elif g == "onset":
-            out.append(("onset_strength", 1))
-        elif g == "f0":
-            out += [("f0", 1), ("voiced_prob", 1)]
+        else:
+            out += FIXED_FRAME_FEATURES.get(g, [])
     return out
 
 
