@@ -316,8 +316,12 @@ def _clamp(seg: Segment, duration: float) -> Segment:
 
 
 def is_hallucination(seg: Segment) -> bool:
-    """A segment the model itself doubts: probably not speech and low confidence, or empty."""
-    if not seg.text:
+    """A segment the model itself doubts: probably not speech and low confidence, or empty.
+
+    A segment without a letter or digit (``"."``, ``"..."``: what tiny.en says of hiss
+    without VAD) is not speech either.
+    """
+    if not any(ch.isalnum() for ch in seg.text):
         return True
     return seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOGPROB_FLOOR
 
