@@ -21,19 +21,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[transcribe,dev]'
 	touch $(STAMP)
 
-run: install  ## run the main job on sample_data/ into out/
+run: install  ## run the main job on sample_data/ into out/ (again: only the new work)
 	mkdir -p $(OUT)
-	$(AUDIOKIT) inspect sample_data -o $(OUT)/inspect.parquet
+	$(AUDIOKIT) inspect sample_data -o $(OUT)/inspect.parquet --update --prune
 	$(AUDIOKIT) inspect sample_data --csv > $(OUT)/inspect.csv
-	$(AUDIOKIT) plot sample_data --kind overview -o $(OUT)/plots/ -q --overwrite
-	$(AUDIOKIT) plot sample_data --kind waveform -o $(OUT)/plots/ -q --overwrite
-	$(AUDIOKIT) spectrogram sample_data --scale mel -o $(OUT)/spectrograms/ --data $(OUT)/spectrograms/ -q --overwrite
-	$(AUDIOKIT) features sample_data -o $(OUT)/features.parquet --label-from-parent -q
-	$(AUDIOKIT) features sample_data/music/melody.ogg --window 2 --window-hop 1 --features mfcc,rms,tempo --csv > $(OUT)/melody_windows.csv
-	$(AUDIOKIT) preprocess sample_data -o $(OUT)/preprocessed --mono --sr 16000 --normalize loudness --target -23 --overwrite --report $(OUT)/preprocess.parquet
+	$(AUDIOKIT) plot sample_data --kind overview -o $(OUT)/plots/ -q --update
+	$(AUDIOKIT) plot sample_data --kind waveform -o $(OUT)/plots/ -q --update
+	$(AUDIOKIT) spectrogram sample_data --scale mel -o $(OUT)/spectrograms/ --data $(OUT)/spectrograms/ -q --update
+	$(AUDIOKIT) features sample_data -o $(OUT)/features.parquet --label-from-parent -q --update --prune
+	$(AUDIOKIT) features sample_data/music/melody.ogg --window 2 --window-hop 1 --features mfcc,rms,tempo -o - > $(OUT)/melody_windows.csv
+	$(AUDIOKIT) preprocess sample_data -o $(OUT)/preprocessed --mono --sr 16000 --normalize loudness --target -23 --update --report $(OUT)/preprocess.parquet
 	$(AUDIOKIT) preprocess sample_data/speech -o $(OUT)/segments --mono --sr 16000 --trim --segment 2 --fade-ms 10 --format wav --overwrite --json > $(OUT)/preprocess_segments.jsonl
-	$(AUDIOKIT) transcribe sample_data/speech -q -o $(OUT)/transcripts -f srt
-	$(AUDIOKIT) transcribe sample_data/speech -q -o $(OUT)/transcripts.parquet
+	$(AUDIOKIT) transcribe sample_data/speech -q -o $(OUT)/transcripts -f srt --update
+	$(AUDIOKIT) transcribe sample_data/speech -q -o $(OUT)/transcripts.parquet --update
 	@echo "outputs in $(OUT)/"; ls -R $(OUT) | head -50
 
 test: install  ## run the test suite

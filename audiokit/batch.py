@@ -150,13 +150,15 @@ class Progress:
 
     def update(self, n: float) -> None:
         if self.bar is not None:
-            self.bar.update(n)
+            self.bar.update(int(n) if self.bar.unit == "file" else n)
 
-    def write(self, line: str) -> None:
+    def write(self, line: str, stdout: bool = False) -> None:
+        """Print a line (on stderr, or stdout) without breaking the bar."""
+        stream = sys.stdout if stdout else sys.stderr
         if self.bar is not None:
-            self.bar.write(line, file=sys.stderr)
+            self.bar.write(line, file=stream)
         else:
-            print(line, file=sys.stderr, flush=True)
+            print(line, file=stream, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

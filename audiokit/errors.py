@@ -19,6 +19,8 @@ class ExitStatus(IntEnum):
     """At least one input failed (the others were still processed)."""
     USAGE = 2
     """Bad command line: unknown option, no inputs, conflicting options."""
+    LOCKED = 75
+    """An output is in use by another audiokit run (sysexits' EX_TEMPFAIL): try again later."""
     INTERRUPTED = 130
     """Interrupted by Ctrl-C (SIGINT) or SIGTERM; no partial outputs are left."""
 
@@ -65,3 +67,7 @@ class OutputError(AudiokitError):
 
 class MissingDependencyError(AudiokitError):
     """An optional component (a model, an extra package) is not installed."""
+
+
+class LockedError(OutputError):
+    """An output is locked by another audiokit run (exit 75)."""

@@ -2,9 +2,9 @@
 
 :func:`discover` expands what the user named (files, directories, glob
 patterns, ``-`` for standard input, ``--files-from`` lists) into an ordered,
-de-duplicated list of :class:`Input`; :func:`output_path` mirrors an input's
-place in its tree under an output directory, and :func:`check_collisions`
-refuses plans that would overwrite an input or write one output twice.
+de-duplicated list of :class:`Input`, each with the path below its root that
+output trees mirror (see :func:`_mirror`; the output layer,
+:mod:`audiokit.output.naming`, places outputs with it).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import IO
@@ -119,8 +119,11 @@ def _spool(stream: IO[bytes], suffix: str | None = None) -> str:
     The file's extension is ``suffix``, or sniffed from the stream's first bytes.
     Returns its path.
     """
+    from audiokit.output.files import scratch_name, sweep_scratch
+
     head = stream.read(64)
-    fd, tmp = tempfile.mkstemp(prefix="audiokit-stream-", suffix=suffix or _sniff_suffix(head))
+    sweep_scratch(tempfile.gettempdir())  # spools of killed runs
+    fd, tmp = tempfile.mkstemp(prefix=scratch_name("stream"), suffix=suffix or _sniff_suffix(head))
     atexit.register(_unlink_quietly, tmp)
     with os.fdopen(fd, "wb") as out:
         out.write(head)
@@ -211,12 +214,15 @@ def discover(
             e.startswith(top) and (real == e or real.startswith(e + os.sep)) for e in excluded
         )
 
-    def add(path: Path, rel: PurePath | str, display: str | None = None) -> None:
+    bases: list[str | None] = []
+
+    def add(path: Path, rel: PurePath | str, base: Path) -> None:
         key = os.path.realpath(path)
         if key in seen:
             return
         seen.add(key)
-        inputs.append(Input(path=str(path), display=display or str(path), rel=str(rel)))
+        inputs.append(Input(path=str(path), display=str(path), rel=str(rel)))
+        bases.append(os.path.abspath(base))
 
     for arg in args:
         if arg == STDIN:
@@ -224,6 +230,7 @@ def discover(
                 continue
             tmp = _spool(stdin)
             inputs.append(Input(path=tmp, display=STDIN, rel="stdin" + Path(tmp).suffix))
+            bases.append(None)
             continue
         p = Path(arg)
         if _is_pipe(p):  # a named pipe, or <(sox ...): read once, like standard input
@@ -238,17 +245,18 @@ def discover(
                 continue
             name = p.name if p.suffix else p.name + Path(tmp).suffix
             inputs.append(Input(path=tmp, display=arg, rel=name))
+            bases.append(None)
             continue
         if p.is_dir():
             found = False
             for f in _walk(p, extensions):
                 if not is_excluded(f, p):
-                    add(f, f.relative_to(p))
+                    add(f, f.relative_to(p), p)
                     found = True
             if not found:
                 problems.append((_named(arg), "no audio files in this directory"))
         elif p.exists() or p.is_symlink() or not _has_magic(arg):
-            add(p, p.name)  # named directly: kept whatever its extension; errors surface later
+            add(p, p.name, p.parent)  # named directly: any extension; errors surface later
         else:
             root = _glob_root(arg)
             explicit_ext = not _has_magic(Path(arg).suffix) and Path(arg).suffix != ""
@@ -265,10 +273,34 @@ def discover(
             for f in files:
                 try:
                     rel: PurePath = f.relative_to(root)
+                    base = root
                 except ValueError:
-                    rel = PurePath(f.name)
-                add(f, rel)
-    return inputs, problems
+                    rel, base = PurePath(f.name), f.parent
+                add(f, rel, base)
+    return _mirror(inputs, bases), problems
+
+
+def _mirror(inputs: list[Input], bases: list[str | None]) -> list[Input]:
+    """Make every input's ``rel`` relative to one place, so that output trees never merge.
+
+    Inputs found under one root (a directory, a glob's fixed part, or the folder of
+    files named directly) keep their path below it. Inputs from several roots are
+    placed below the roots' common parent: ``a/x.wav`` and ``b/x.wav`` become
+    ``a/x.wav`` and ``b/x.wav`` (not two ``x.wav``), whether they were found by
+    walking ``a`` and ``b`` or named one by one (``--files-from``).
+    """
+    roots = {b for b in bases if b is not None}
+    if len(roots) <= 1:
+        return inputs
+    common = os.path.commonpath(sorted(roots))
+    out = []
+    for inp, base in zip(inputs, bases, strict=True):
+        if base is None:
+            out.append(inp)
+            continue
+        rel = os.path.relpath(os.path.join(base, inp.rel), common)
+        out.append(Input(path=inp.path, display=inp.display, rel=rel))
+    return out
 
 
 def _is_pipe(path: Path) -> bool:
@@ -280,36 +312,3 @@ def _is_pipe(path: Path) -> bool:
 
 def _named(arg: str) -> Input:
     return Input(path=arg, display=arg, rel=Path(arg).name)
-
-
-def output_path(inp: Input, out_dir: str | os.PathLike[str], name: str) -> Path:
-    """Where the output ``name`` of ``inp`` goes under ``out_dir``, mirroring the input tree.
-
-    ``name`` may use ``{stem}`` (e.g. ``"{stem}.waveform.png"``).
-    """
-    rel = PurePath(inp.rel)
-    parts = [p for p in rel.parent.parts if p not in ("..", ".", "/")]
-    return Path(out_dir, *parts, name.format(stem=rel.stem))
-
-
-def check_collisions(pairs: Iterable[tuple[Input, Path]]) -> None:
-    """Refuse a plan where two inputs write the same output, or an output overwrites an input.
-
-    Raises
-    ------
-    UsageError
-    """
-    by_out: dict[str, Input] = {}
-    inputs_real = set()
-    plan = list(pairs)
-    for inp, _ in plan:
-        inputs_real.add(os.path.realpath(inp.path))
-    for inp, out in plan:
-        key = os.path.realpath(out)
-        if key in inputs_real:
-            raise UsageError(f"output {out} would overwrite an input")
-        if key in by_out:
-            raise UsageError(
-                f"{by_out[key].display} and {inp.display} would both be written to {out}"
-            )
-        by_out[key] = inp

@@ -64,7 +64,10 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
             str(path),
         )
     release()
-    fd, tmp = tempfile.mkstemp(prefix="audiokit-ffmpeg-", suffix=".wav")
+    from audiokit.output.files import scratch_name, sweep_scratch
+
+    sweep_scratch(tempfile.gettempdir())  # decodes of killed runs
+    fd, tmp = tempfile.mkstemp(prefix=scratch_name("ffmpeg"), suffix=".wav")
     os.close(fd)
     _remove_at_exit(tmp)
     cmd = [exe, "-nostdin", "-hide_banner", "-y", "-i", str(p), "-map", "0:a:0"]

@@ -18,12 +18,13 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from audiokit.errors import OutputError, UsageError
+from audiokit.output import files
+from audiokit.output.policy import EXISTS_HINT
 
 TABLE_FORMATS = {
     ".parquet": "parquet",
@@ -38,56 +39,33 @@ TABLE_FORMATS = {
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it to ``target`` on success.
+    """Yield a temporary path beside ``target``; commit it to ``target`` on success.
 
     The temporary name keeps the target's extension (so libraries that pick a
     format from the name still work) and starts with a dot. Missing parent
     directories are created. On any exception, interrupts included, the
-    temporary file is removed and the target is left as it was.
+    temporary file is removed and the target is left as it was. Without
+    ``overwrite`` an existing target is never replaced, even one that appears
+    while the data is being written (see :mod:`audiokit.output.files`).
 
-    Parameters
-    ----------
-    target
-        Final path.
-    overwrite
-        When False, refuse (OutputError) if ``target`` already exists.
+    Raises
+    ------
+    OutputError
+        The target exists (without ``overwrite``), or the write failed (one line:
+        ``cannot write: no space left on device``...).
     """
-    target = Path(target)
     refuse_existing(target, overwrite)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
-        )
-    except OSError as exc:
-        raise OutputError(f"cannot write: {exc.strerror or exc}", str(target)) from None
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        mode = 0o666 & ~_umask()
-        os.chmod(tmp_path, mode)
-        os.replace(tmp_path, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
+    with files.staged(target, replace=overwrite) as tmp:
+        yield tmp
 
 
 def refuse_existing(target: str | os.PathLike[str], overwrite: bool) -> None:
-    """Raise OutputError when ``target`` exists and ``overwrite`` is False.
+    """Raise OutputError when ``target`` exists and ``overwrite`` is False (an early check).
 
-    Commands call it before the work, to fail fast; :func:`atomic_path` calls it again
-    when it writes.
+    The commit checks again, without a race (:func:`audiokit.output.files.commit`).
     """
     if not overwrite and os.path.lexists(target):
-        raise OutputError("exists (use --overwrite to replace it)", os.fspath(target))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        raise OutputError(EXISTS_HINT, os.fspath(target))
 
 
 @contextlib.contextmanager
@@ -149,78 +127,70 @@ def csv_cell(value: Any) -> Any:
 
 
 class TableWriter:
-    """Stream rows into a Parquet, CSV, TSV or JSON-lines file, atomically.
+    """Write rows to a Parquet, CSV, TSV or JSON-lines file, batch by batch.
 
-    Use as a context manager; call :meth:`write` with batches of rows (dicts
-    with the same keys, in the same order). Parquet gets one row group per
-    batch and carries ``metadata`` (str to str) in its schema; the file appears
-    at ``path`` only when the block ends without an exception.
+    A format writer only: it writes where it is told (a temporary file of
+    :class:`audiokit.output.tables.TableSink`, or a stream) and is not atomic
+    itself. Call :meth:`write` with batches of rows (dicts with the same keys,
+    in the same order), then :meth:`close`, which raises if the last bytes
+    cannot be written (a full disk): only then is the file complete.
 
     Parameters
     ----------
     path
-        Output file; its extension picks the format unless ``fmt`` is given.
-    metadata
-        Key/value pairs stored in the Parquet schema metadata (ignored otherwise).
-    schema
-        A ``pyarrow.Schema`` to use instead of inferring one from the first batch.
+        File to write (created or truncated).
+    fmt
+        ``parquet``, ``csv``, ``tsv`` or ``jsonl``.
+    columns
+        Column names in order: the header of a CSV table without rows, and the
+        schema of an empty Parquet table. Default: the keys of the first row.
     types
         Column types by name (``string``, ``int32``, ``int64``, ``float32``,
-        ``float64``, ``bool``, ``list<float32>``) for Parquet; columns not named
-        are inferred. Give types for columns that may be all-null in a batch.
-    fmt
-        Force a format (``parquet``, ``csv``, ``tsv``, ``jsonl``).
+        ``float64``, ``bool``, ``list<float32>``...) for Parquet; columns not
+        named are inferred from the first batch.
+    metadata
+        Key/value pairs stored in the Parquet schema metadata (ignored otherwise).
+    stream
+        Write to this open stream instead of ``path`` (text for CSV/TSV/JSON lines,
+        binary for Parquet).
     """
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
-        metadata: Mapping[str, str] | None = None,
-        schema: Any = None,
-        fmt: str | None = None,
+        path: str | os.PathLike[str] | None,
+        fmt: str,
+        columns: Sequence[str] | None = None,
         types: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        stream: IO[Any] | None = None,
     ) -> None:
-        self.path = Path(path)
+        if fmt not in ("parquet", "csv", "tsv", "jsonl"):
+            raise UsageError(f"unknown table format {fmt!r}")
+        self.path = Path(path) if path is not None else None
+        self.fmt = fmt
         self.types = dict(types or {})
-        self.fmt = fmt or table_format(path)
         self.metadata = dict(metadata or {})
-        self.schema = schema
         self.rows_written = 0
-        self._ctx: Any = None
-        self._tmp: Path | None = None
-        self._fh: IO[str] | None = None
-        self._csv: Any = None
+        self._columns: list[str] | None = list(columns) if columns is not None else None
+        self._schema: Any = None
         self._pq: Any = None
-        self._columns: list[str] | None = None
+        self._csv: Any = None
+        self._own = stream is None
+        self._fh: IO[Any] | None = stream
+        if self._fh is None and fmt != "parquet":
+            assert self.path is not None
+            self._fh = open(self.path, "w", newline="", encoding="utf-8")
+        if fmt in ("csv", "tsv"):
+            assert self._fh is not None
+            self._csv = csv.writer(
+                self._fh, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n"
+            )
+            if self._columns is not None:
+                self._csv.writerow(self._columns)
 
-    def __enter__(self) -> TableWriter:
-        self._ctx = atomic_path(self.path)
-        self._tmp = self._ctx.__enter__()
-        if self.fmt in ("csv", "tsv", "jsonl"):
-            self._fh = open(self._tmp, "w", newline="", encoding="utf-8")
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        try:
-            if self._pq is not None:
-                self._pq.close()
-            elif self.fmt == "parquet" and exc[0] is None:
-                # No rows at all: still a valid file, with the columns named in ``types``.
-                self._write_empty_parquet()
-            if self._fh is not None:
-                self._fh.close()
-        finally:
-            self._ctx.__exit__(*exc)
-
-    def _write_empty_parquet(self) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        schema = self.schema or pa.schema(
-            [pa.field(name, _arrow_type(kind)) for name, kind in self.types.items()]
-        )
-        schema = schema.with_metadata({**(schema.metadata or {}), **_bytes_meta(self.metadata)})
-        pq.write_table(schema.empty_table(), self._tmp)
+    @property
+    def columns(self) -> list[str] | None:
+        return self._columns
 
     def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append a batch of rows (one Parquet row group)."""
@@ -228,48 +198,115 @@ class TableWriter:
             return
         if self._columns is None:
             self._columns = list(rows[0].keys())
+            if self._csv is not None:
+                self._csv.writerow(self._columns)
         if self.fmt == "parquet":
             self._write_parquet(rows)
         elif self.fmt == "jsonl":
             assert self._fh is not None
-            for row in rows:
-                self._fh.write(json_line(row) + "\n")
+            self._fh.write("".join(json_line(row) + "\n" for row in rows))
         else:
-            assert self._fh is not None
-            if self._csv is None:
-                delim = "\t" if self.fmt == "tsv" else ","
-                self._csv = csv.writer(self._fh, delimiter=delim, lineterminator="\n")
-                self._csv.writerow(self._columns)
-            for row in rows:
-                self._csv.writerow([csv_cell(row.get(c)) for c in self._columns])
+            self._csv.writerows([csv_cell(row.get(c)) for c in self._columns] for row in rows)
         self.rows_written += len(rows)
+
+    def write_records(self, records: Any) -> None:
+        """Append rows kept from an earlier table of the same format, as they were stored.
+
+        Parquet: a ``pyarrow.Table`` with this writer's schema; CSV/TSV: lists of cell
+        strings in column order; JSON lines: the lines, without their newline.
+        """
+        if self.fmt == "parquet":
+            self._open_parquet(records.schema)
+            if records.num_rows:
+                self._pq.write_table(records.cast(self._schema))
+            self.rows_written += records.num_rows
+            return
+        if not records:
+            return
+        if self.fmt == "jsonl":
+            assert self._fh is not None
+            self._fh.write("".join(line + "\n" for line in records))
+        else:
+            self._csv.writerows(records)
+        self.rows_written += len(records)
+
+    def schema(self) -> Any:
+        """The Parquet schema: from ``types`` and the columns, with the metadata."""
+        import pyarrow as pa
+
+        if self._schema is None:
+            if self._columns is None:
+                self._columns = list(self.types)
+            fields = [pa.field(c, _arrow_type(self.types.get(c, "string"))) for c in self._columns]
+            self._schema = pa.schema(fields, metadata=_bytes_meta(self.metadata))
+        return self._schema
+
+    def _open_parquet(self, schema: Any = None) -> None:
+        import pyarrow.parquet as pq
+
+        if self._pq is not None:
+            return
+        if self._schema is None and schema is not None:
+            self._schema = schema.with_metadata(_bytes_meta(self.metadata))
+        sink = self._fh if self._fh is not None else self.path
+        self._pq = pq.ParquetWriter(sink, self.schema(), compression="zstd")
 
     def _write_parquet(self, rows: Sequence[Mapping[str, Any]]) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         from audiokit.arrow import column, infer_type
 
         assert self._columns is not None
-        if self.schema is None:
-            self.schema = pa.schema(
-                [
-                    pa.field(
-                        c,
-                        _arrow_type(self.types[c])
-                        if c in self.types
-                        else infer_type([r.get(c) for r in rows]),
-                    )
-                    for c in self._columns
-                ]
-            )
-        if self._pq is None:
-            self.schema = self.schema.with_metadata(
-                {**(self.schema.metadata or {}), **_bytes_meta(self.metadata)}
-            )
-            self._pq = pq.ParquetWriter(self._tmp, self.schema, compression="zstd")
-        arrays = [column([r.get(f.name) for r in rows], f.type) for f in self.schema]
-        self._pq.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+        if self._schema is None:
+            fields = [
+                pa.field(
+                    c,
+                    _arrow_type(self.types[c])
+                    if c in self.types
+                    else infer_type([r.get(c) for r in rows]),
+                )
+                for c in self._columns
+            ]
+            self._schema = pa.schema(fields, metadata=_bytes_meta(self.metadata))
+        self._open_parquet()
+        arrays = [column([r.get(f.name) for r in rows], f.type) for f in self._schema]
+        self._pq.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
+
+    def close(self) -> None:
+        """Finish the file (Parquet footer, last buffered bytes); raises OSError on failure."""
+        if self.fmt == "parquet":
+            self._open_parquet()  # no rows at all: still a valid file with its schema
+            pq, self._pq = self._pq, None
+            pq.close()
+        if self._fh is not None:
+            fh, self._fh = self._fh, None
+            if self._own:
+                try:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                finally:
+                    fh.close()
+            else:
+                fh.flush()
+
+    def abort(self) -> None:
+        """Stop writing after a failure (the caller removes the file)."""
+        with contextlib.suppress(Exception):
+            if self._pq is not None:
+                self._pq.close()
+        with contextlib.suppress(Exception):
+            if self._fh is not None and self._own:
+                self._fh.close()
+        self._pq = self._fh = None
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def _arrow_type(name: str) -> Any:
@@ -290,12 +327,20 @@ def write_table(
     path: str | os.PathLike[str],
     rows: Sequence[Mapping[str, Any]],
     metadata: Mapping[str, str] | None = None,
-    schema: Any = None,
     types: Mapping[str, str] | None = None,
+    columns: Sequence[str] | None = None,
+    overwrite: bool = True,
 ) -> None:
-    """Write all ``rows`` to ``path`` at once (see :class:`TableWriter`)."""
-    with TableWriter(path, metadata=metadata, schema=schema, types=types) as w:
-        w.write(rows)
+    """Write all ``rows`` to ``path`` at once, atomically (format from the extension)."""
+    fmt = table_format(path)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        w = TableWriter(tmp, fmt, columns=columns, types=types, metadata=metadata)
+        try:
+            w.write(rows)
+            w.close()
+        except BaseException:
+            w.abort()
+            raise
 
 
 def rows_to_csv(rows: Sequence[Mapping[str, Any]], delimiter: str = ",") -> str:

@@ -133,22 +133,6 @@ def test_pool_uses_several_processes() -> None:
     assert {o.value[1] for o in outs} == {3}
 
 
-def test_output_path_mirrors_and_collisions(tmp_path: Path) -> None:
-    a = Input("/data/x/a.wav", "/data/x/a.wav", "x/a.wav")
-    b = Input("/data/y/a.wav", "/data/y/a.wav", "y/a.wav")
-    up = Input("/data/a.wav", "../a.wav", "../a.wav")
-    assert paths.output_path(a, tmp_path, "{stem}.png") == tmp_path / "x" / "a.png"
-    assert paths.output_path(up, tmp_path, "{stem}.png") == tmp_path / "a.png"  # never escapes
-    paths.check_collisions([(a, tmp_path / "x/a.png"), (b, tmp_path / "y/a.png")])
-    with pytest.raises(UsageError, match="both be written"):
-        paths.check_collisions([(a, tmp_path / "a.png"), (b, tmp_path / "a.png")])
-    real = tmp_path / "in.wav"
-    real.write_bytes(b"x")
-    inp = Input(str(real), str(real), "in.wav")
-    with pytest.raises(UsageError, match="overwrite an input"):
-        paths.check_collisions([(inp, real)])
-
-
 def test_discover_skips_this_runs_outputs(tmp_path: Path) -> None:
     _touch(tmp_path, "data/a.wav", "data/clean/a.wav", "data/clean/sub/b.wav", "data/cleaner.wav")
     inputs, _ = discover([str(tmp_path / "data")], exclude=[str(tmp_path / "data/clean")])

@@ -171,7 +171,7 @@ def test_interrupt_leaves_old_output_and_no_temporary_files(
     run("inspect", str(sample_dir / "noise"), "-o", str(out))
     before = out.read_bytes()
     proc = subprocess.Popen(
-        [EXE, "inspect", str(data), "-o", str(out), "-j", jobs],
+        [EXE, "inspect", str(data), "-o", str(out), "--overwrite", "-j", jobs],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

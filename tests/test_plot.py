@@ -12,7 +12,7 @@ import pytest
 
 from audiokit.inputs import Input
 from audiokit.plots import analysis, spectra
-from audiokit.plots.outputs import OutputSpec
+from audiokit.output.naming import FilePlan
 from audiokit.plots.tasks import FigureOptions, PlotJob, SpectralOptions, plot_task
 from tests.conftest import sine
 
@@ -43,12 +43,12 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
 
 
 def _job(kind: str, out: Path, **fig: object) -> PlotJob:
-    opts = {"width": 6.0, "height": 3.0, "dpi": 60.0, "overwrite": True, **fig}
+    opts = {"width": 6.0, "height": 3.0, "dpi": 60.0, **fig}
     return PlotJob(
         kind,
         FigureOptions(**opts),
         SpectralOptions(),  # type: ignore[arg-type]
-        OutputSpec(str(out), None, ""),
+        FilePlan("file", str(out), "", replace=True),
     )
 
 
@@ -284,7 +284,7 @@ def test_mfcc_heatmap_rows(write_audio, tmp_path: Path) -> None:
             "mfcc",
             FigureOptions(width=6, height=3, dpi=60),
             SpectralOptions(n_mfcc=13),
-            OutputSpec(str(tmp_path / "m.png"), None, ""),
+            FilePlan("file", str(tmp_path / "m.png"), "", replace=True),
         ),
         _inp(path),
     )
@@ -351,7 +351,7 @@ def test_cli_default_output_name_and_json(
     assert r.exit_code == 1
     assert r.stderr.strip() == (
         f"audiokit: {sample_dir / 'tones' / 'sine440.wav'}: sine440.psd.png: "
-        "exists (use --overwrite to replace it)"
+        "exists (use --overwrite to replace it, --update or --skip-existing)"
     )
     r = runner.invoke(
         cli,
@@ -392,8 +392,11 @@ def test_cli_batch_mirrors_tree_in_parallel(runner, cli, write_audio, tmp_path: 
 def test_cli_refuses_ambiguous_outputs(runner, cli, write_audio, tmp_path: Path) -> None:
     a = write_audio("a/x.wav", sine(200, SR, 0.2), SR)
     b = write_audio("a/x.flac", sine(200, SR, 0.2), SR)
-    r = runner.invoke(cli, ["plot", str(a), str(b), "-o", str(tmp_path / "o")])
-    assert r.exit_code == 2 and "both be written" in r.stderr
+    # Inputs that would share a name keep their source extension.
+    r = runner.invoke(cli, ["plot", str(a), str(b), "-o", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 0, r.stderr
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert names == ["x.flac.waveform.png", "x.wav.waveform.png"]
     r = runner.invoke(cli, ["plot", str(a), str(b)])
     assert r.exit_code == 2 and "-o DIR" in r.stderr
     r = runner.invoke(cli, ["plot", str(a), str(b), "-o", str(tmp_path / "one.png")])

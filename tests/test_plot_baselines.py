@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from audiokit.inputs import Input
-from audiokit.plots.outputs import OutputSpec
+from audiokit.output.naming import FilePlan
 from audiokit.plots.tasks import (
     FigureOptions,
     PlotJob,
@@ -32,7 +32,7 @@ UPDATE = os.environ.get("AUDIOKIT_UPDATE_BASELINES") == "1"
 #: RMS difference (0-255 scale) tolerated: absorbs freetype/antialiasing noise, not content.
 TOL = 3.0
 
-FIG = FigureOptions(width=8.0, height=6.0, dpi=50.0, overwrite=True)
+FIG = FigureOptions(width=8.0, height=6.0, dpi=50.0)
 
 CASES = {
     "sine440.waveform.png": ("plot", "waveform", "tones/sine440.wav"),
@@ -46,7 +46,7 @@ def _draw(case: str, out: Path, sample_dir: Path) -> None:
     command, what, rel = CASES[case]
     path = sample_dir / rel
     inp = Input(str(path), str(path), path.name)
-    spec = OutputSpec(str(out), None, "")
+    spec = FilePlan("file", str(out), "", replace=True)
     if command == "plot":
         plot_task(PlotJob(what, FIG, SpectralOptions(), spec), inp)
     else:
@@ -80,7 +80,7 @@ def test_a_changed_picture_is_caught(sample_dir: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.png"
     path = sample_dir / "clipped" / "dc_offset.wav"
     plot_task(
-        PlotJob("waveform", FIG, SpectralOptions(), OutputSpec(str(other), None, "")),
+        PlotJob("waveform", FIG, SpectralOptions(), FilePlan("file", str(other), "", replace=True)),
         Input(str(path), str(path), "sine440.wav"),
     )
     assert compare_images(str(expected), str(other), tol=TOL) is not None

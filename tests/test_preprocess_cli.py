@@ -345,7 +345,7 @@ def test_never_overwrites_inputs_and_keeps_existing_outputs(
     runner, cli, tmp_path: Path, data: Path
 ):
     sine_wav = data / "tones" / "sine440.wav"
-    res = run(runner, cli, str(sine_wav), "-o", str(sine_wav), "--gain", "-3", code=2)
+    res = run(runner, cli, str(sine_wav), "-o", str(sine_wav), "--gain", "-3", code=1)
     assert "overwrite an input" in res.stderr
     # a directory output that would land on another input
     res = run(
@@ -358,7 +358,7 @@ def test_never_overwrites_inputs_and_keeps_existing_outputs(
         "-3",
         "--format",
         "wav",
-        code=2,
+        code=1,
     )
     assert "overwrite an input" in res.stderr
     out = tmp_path / "o"

@@ -10,7 +10,7 @@ import pytest
 
 from audiokit.inputs import Input
 from audiokit.plots import spectra
-from audiokit.plots.outputs import OutputSpec
+from audiokit.output.naming import FilePlan
 from audiokit.plots.tasks import FigureOptions, SpectralOptions, SpectrogramJob, spectrogram_task
 from tests.conftest import sine
 from tests.test_plot import luminance, png_info, png_rgb
@@ -25,14 +25,14 @@ def _job(
     max_columns: int | None = None,
     start: float | None = None,
 ) -> SpectrogramJob:
-    fo = FigureOptions(width=6.0, height=4.0, dpi=60.0, overwrite=True, start=start)
+    fo = FigureOptions(width=6.0, height=4.0, dpi=60.0, start=start)
     sp = SpectralOptions(n_mels=64, max_columns=max_columns)
     return SpectrogramJob(
         fo,
         sp,
-        OutputSpec(str(tmp_path / f"out.{scale}.png"), None, ""),
+        FilePlan("file", str(tmp_path / f"out.{scale}.png"), "", replace=True),
         scale=scale,
-        data=OutputSpec(data, None, "") if data else None,
+        data=FilePlan("file", data, "", replace=True) if data else None,
     )
 
 
@@ -164,7 +164,9 @@ def test_data_mel_and_preemphasis_match_librosa(write_audio, tmp_path: Path) -> 
 
     from dataclasses import replace
 
-    pre = replace(job, preemphasis=0.97, data=OutputSpec(str(tmp_path / "pre.npy"), None, ""))
+    pre = replace(
+        job, preemphasis=0.97, data=FilePlan("file", str(tmp_path / "pre.npy"), "", replace=True)
+    )
     res = spectrogram_task(pre, _inp(path))
     assert [p.name for p in res.panels] == ["spectrogram", "preemphasis"]
     got = np.load(tmp_path / "pre.npy")

@@ -249,7 +249,12 @@ def test_cli_usage_errors(runner, cli, sample_dir: Path) -> None:
 def test_cli_never_overwrites_an_input(runner, cli, tmp_path: Path, write_audio) -> None:
     src = write_audio("x.wav", np.zeros(1600, np.float32), 16000)
     res = runner.invoke(cli, ["transcribe", str(src), "-o", str(src), "-f", "txt"])
-    assert res.exit_code == 2 and "overwrite an input" in res.stderr
+    assert res.exit_code == 2 and "writes .txt files" in res.stderr
+    odd = tmp_path / "audio.txt"  # audio with a text extension, named as its own output
+    odd.write_bytes(src.read_bytes())
+    res = runner.invoke(cli, ["transcribe", str(odd), "-o", str(odd), "-f", "txt"])
+    assert res.exit_code == 1 and "would overwrite an input" in res.stderr
+    assert odd.read_bytes() == src.read_bytes()
 
 
 def test_cli_list_models(runner, cli, tmp_path: Path, monkeypatch) -> None:

@@ -47,7 +47,8 @@ def test_atomic_path_no_overwrite_and_parents(tmp_path: Path) -> None:
 
 def test_table_writer_streams_row_groups_with_metadata(tmp_path: Path) -> None:
     out = tmp_path / "t.parquet"
-    with writers.TableWriter(out, metadata={"k": "v"}, types={"x": "float32", "n": "int32"}) as w:
+    types = {"x": "float32", "n": "int32"}
+    with writers.TableWriter(out, "parquet", metadata={"k": "v"}, types=types) as w:
         w.write([{"name": "a", "x": 1.5, "n": None}, {"name": "b", "x": math.nan, "n": 2}])
         w.write([{"name": "c", "x": 3.0, "n": 3}])
     f = pq.ParquetFile(out)
@@ -58,14 +59,30 @@ def test_table_writer_streams_row_groups_with_metadata(tmp_path: Path) -> None:
     assert f.read().column("name").to_pylist() == ["a", "b", "c"]
 
 
-def test_table_writer_interrupted_leaves_old_file(tmp_path: Path) -> None:
+def test_write_table_interrupted_leaves_old_file(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "t.parquet"
     writers.write_table(out, [{"a": 1}])
-    with pytest.raises(KeyboardInterrupt), writers.TableWriter(out) as w:
-        w.write([{"a": 2}])
+
+    def interrupted(self, rows):
         raise KeyboardInterrupt
+
+    monkeypatch.setattr(writers.TableWriter, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        writers.write_table(out, [{"a": 2}])
     assert pq.read_table(out).column("a").to_pylist() == [1]
     assert _leftovers(tmp_path) == []
+
+
+def test_empty_tables_keep_their_columns(tmp_path: Path) -> None:
+    with writers.TableWriter(tmp_path / "e.csv", "csv", columns=["a", "b"]) as w:
+        w.write([])
+    assert (tmp_path / "e.csv").read_text() == "a,b\n"
+    types = {"a": "string", "b": "float32"}
+    with writers.TableWriter(tmp_path / "e.parquet", "parquet", ["a", "b"], types) as w:
+        w.write([])
+    t = pq.read_table(tmp_path / "e.parquet")
+    assert t.num_rows == 0 and t.schema.names == ["a", "b"]
+    assert str(t.schema.field("b").type) == "float"
 
 
 def test_jsonl_and_csv_formats(tmp_path: Path) -> None:

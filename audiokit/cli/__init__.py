@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from audiokit import __version__
-from audiokit.errors import AudiokitError, ExitStatus, UsageError
+from audiokit.errors import AudiokitError, ExitStatus, LockedError, UsageError
 
 #: subcommand name -> "module:attribute", in the order ``--help`` lists them.
 COMMANDS: dict[str, str] = {
@@ -41,6 +41,12 @@ class CliUsageError(CliError):
     """A usage error shown as one ``audiokit: ...`` line; exit code 2."""
 
     exit_code = int(ExitStatus.USAGE)
+
+
+class CliLockedError(CliError):
+    """Another run holds an output: one line; exit code 75 (EX_TEMPFAIL)."""
+
+    exit_code = int(ExitStatus.LOCKED)
 
 
 class AudiokitGroup(click.Group):
@@ -72,6 +78,8 @@ class AudiokitGroup(click.Group):
             return super().invoke(ctx)
         except UsageError as exc:
             raise CliUsageError(str(exc)) from exc
+        except LockedError as exc:
+            raise CliLockedError(str(exc)) from exc
         except AudiokitError as exc:
             raise CliError(str(exc)) from exc
         except KeyboardInterrupt:
@@ -111,8 +119,8 @@ def cli() -> None:
 
     Every command takes files, directories (searched recursively), glob
     patterns, '-' for audio on standard input and --files-from LIST.
-    Exit codes: 0 all inputs done, 1 some inputs failed, 2 usage error,
-    130 interrupted.
+    Exit codes: 0 all inputs done (or skipped), 1 some inputs failed, 2 usage
+    error, 75 an output is in use by another run, 130 interrupted.
     """
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, TypeVar
 
 import click
@@ -47,6 +50,9 @@ class BatchRun:
             exclude=[output] if output and output != "-" else [],
         )
         self.failures = 0
+        self.done = 0
+        self.skipped = 0
+        self.started = time.monotonic()
         self.progress: Progress | None = None
         for inp, reason in problems:
             self.report(Failure(inp, reason))
@@ -80,10 +86,36 @@ class BatchRun:
                 if isinstance(out, Failure):
                     self.report(out)
                 else:
+                    self.done += 1
                     yield out
         finally:
             self.progress.close()
             self.progress = None
+
+    def skip(self, count: int) -> None:
+        """Count inputs left alone (their outputs exist, or are up to date)."""
+        self.skipped += count
+
+    def fail_all(self, failures: Iterable[tuple[Input, str]]) -> None:
+        """Report inputs refused before any work (an existing output, a name taken twice)."""
+        for inp, reason in failures:
+            self.report(Failure(inp, reason))
+
+    def say(self, line: str, stdout: bool = False) -> None:
+        """A per-file line (not an error): through the progress bar; nothing with ``-q``."""
+        if self.opts.quiet:
+            return
+        if self.progress is not None:
+            self.progress.write(line, stdout=stdout)
+        else:
+            click.echo(line, err=not stdout)
+
+    def warn(self, line: str) -> None:
+        """A warning line on stderr (shown with ``-q`` too), without breaking the bar."""
+        if self.progress is not None:
+            self.progress.write(line)
+        else:
+            click.echo(line, err=True)
 
     def report(self, failure: Failure) -> None:
         """Print ``audiokit: <path>: <reason>`` (and the traceback with ``-v``); count it."""
@@ -106,8 +138,17 @@ class BatchRun:
     def exit_status(self) -> ExitStatus:
         return ExitStatus.FAILED if self.failures else ExitStatus.OK
 
+    def summary(self) -> str:
+        """``3 done, 1 skipped, 0 failed in 2.1 s``."""
+        elapsed = time.monotonic() - self.started
+        return (
+            f"{self.done} done, {self.skipped} skipped, {self.failures} failed in {elapsed:.1f} s"
+        )
+
     def exit(self) -> None:
-        """End the command with the batch's exit status."""
+        """End the command with the batch's exit status (a summary line on a terminal)."""
+        if not self.opts.quiet and _isatty(sys.stderr):
+            click.echo(f"audiokit: {self.summary()}", err=True)
         raise click.exceptions.Exit(int(self.exit_status))
 
 
@@ -122,37 +163,20 @@ def stdout_is_tty() -> bool:
     return _isatty(sys.stdout)
 
 
-def choose_format(as_json: bool, as_csv: bool) -> str:
-    """``json``, ``csv`` or ``table``: a rich table on a terminal, JSON lines when piped."""
-    if as_json and as_csv:
-        raise click.UsageError("--json and --csv exclude each other")
-    if as_json:
-        return "json"
-    if as_csv:
-        return "csv"
-    return "table" if stdout_is_tty() else "json"
+def choose_format(as_json: bool, as_csv: bool, table_format: str | None = None) -> str:
+    """How rows print without ``-o``: ``jsonl``, ``csv``, ``tsv``, ``parquet`` or ``table``.
 
-
-class RowPrinter:
-    """Print rows to stdout as JSON lines or CSV as they arrive; tables at the end."""
-
-    def __init__(self, fmt: str) -> None:
-        self.fmt = fmt
-        self.rows: list[Mapping[str, Any]] = []
-        self._columns: list[str] | None = None
-
-    def add(self, row: Mapping[str, Any]) -> None:
-        from audiokit import writers
-
-        if self.fmt == "json":
-            click.echo(writers.json_line(row))
-        elif self.fmt == "csv":
-            if self._columns is None:
-                self._columns = list(row.keys())
-                click.echo(",".join(self._columns))
-            click.echo(writers.rows_to_csv([row]).split("\n", 1)[1], nl=False)
-        else:
-            self.rows.append(row)
+    ``--json``/``--csv`` or ``--format``; otherwise a rich table on a terminal and
+    JSON lines when piped.
+    """
+    chosen = [f for f, on in (("jsonl", as_json), ("csv", as_csv)) if on]
+    if table_format:
+        chosen.append(table_format)
+    if len(set(chosen)) > 1:
+        raise click.UsageError("--json, --csv and --format name different formats")
+    if chosen:
+        return chosen[0]
+    return "table" if stdout_is_tty() else "jsonl"
 
 
 def format_value(value: Any, digits: int = 2) -> str:
@@ -200,15 +224,84 @@ def print_table(
         for i, (_, header, _) in enumerate(columns)
     ]
     keep = list(range(len(columns)))
+    left_out: list[str] = []
     for key in droppable:
         if sum(widths[i] for i in keep) + len(keep) + 1 <= console.width:
             break
+        if any(columns[i][0] == key for i in keep):
+            left_out.append(next(h for k, h, _ in columns if k == key))
         keep = [i for i in keep if columns[i][0] != key]
     table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     for i in keep:
         key, header, _ = columns[i]
-        numeric = key not in ("path", "format", "subtype")
-        table.add_column(header, justify="right" if numeric else "left", overflow="fold")
+        numeric = key not in TEXT_COLUMNS
+        # Never cut a cell mid-word: a path too long for the terminal wraps as a whole line.
+        table.add_column(
+            header, justify="right" if numeric else "left", no_wrap=True, overflow="ignore"
+        )
     for r in cells:
         table.add_row(*(r[i] for i in keep))
-    console.print(table)
+    console.print(table, crop=False)
+    if left_out:
+        click.echo(
+            f"audiokit: columns left out to fit the terminal: {', '.join(left_out)} "
+            "(--json or --csv show every column)",
+            err=True,
+        )
+
+
+#: Columns shown left-aligned (text).
+TEXT_COLUMNS = frozenset({"path", "input", "output", "format", "subtype", "file", "flags"})
+
+
+def stdout_scratch() -> str:
+    """A private scratch directory for an output bound for standard output (``-o -``)."""
+    import tempfile
+
+    from audiokit.output.files import scratch_name, sweep_scratch
+
+    sweep_scratch(tempfile.gettempdir())
+    return tempfile.mkdtemp(prefix=scratch_name("stdout"))
+
+
+@contextlib.contextmanager
+def file_outputs(
+    run: BatchRun,
+    plans: Sequence[Any],
+    options: Any,
+    targets: Callable[[Input], Sequence[Any]],
+) -> Iterator[list[Input]]:
+    """Lock a per-file command's outputs and sort its inputs; yield the ones to run.
+
+    Inputs whose outputs exist are reported (one line each) or skipped, as the
+    options say (:func:`audiokit.output.naming.decide`). With ``-o -`` the file the
+    task wrote to the scratch directory is copied to standard output at the end.
+    """
+    import shutil
+
+    from audiokit.output.lock import OutputLock
+    from audiokit.output.naming import decide
+
+    main = plans[0]
+    with contextlib.ExitStack() as stack:
+        locks: dict[str, tuple[str, bool]] = {}
+        for plan in plans:
+            if plan.mode == "stdout":
+                stack.callback(shutil.rmtree, plan.root, True)
+            elif plan.mode == "file" or len(run.inputs) == 1:
+                for target in targets(run.inputs[0]) if run.inputs else ():
+                    locks[os.path.realpath(target)] = (str(target), False)
+            else:
+                locks[os.path.realpath(plan.root)] = (plan.root, True)
+        for target, directory in locks.values():
+            stack.enter_context(OutputLock(target, directory=directory, wait=options.wait))
+        decisions = decide(main, run.inputs, options, targets)
+        run.fail_all(decisions.failures)
+        run.skip(len(decisions.skipped))
+        yield decisions.todo
+        if main.mode == "stdout" and run.done:
+            out = sys.stdout.buffer
+            for name in sorted(os.listdir(main.root)):
+                with open(os.path.join(main.root, name), "rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 20)
+            out.flush()

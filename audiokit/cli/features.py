@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import click
 
-from audiokit.cli.common import BatchRun, RowPrinter, choose_format
+from audiokit.cli.common import BatchRun, choose_format
 from audiokit.cli.options import (
     BatchOptions,
     batch_options,
@@ -22,7 +21,9 @@ from audiokit.cli.options import (
     n_fft_option,
     n_mels_option,
     n_mfcc_option,
+    output_policy_options,
     sr_option,
+    table_format_option,
 )
 from audiokit.errors import AudiokitError, UsageError
 from audiokit.features.schema import (
@@ -35,6 +36,8 @@ from audiokit.features.schema import (
 )
 from audiokit.features.warm import warm_up
 from audiokit.inputs import Input
+from audiokit.output.policy import OutputOptions
+from audiokit.output.tables import TableSink, TableSpec
 
 #: Rows buffered before a Parquet row group is written.
 ROWS_PER_GROUP = 1024
@@ -109,6 +112,7 @@ def _label(inp: Input) -> str:
 Examples:
   audiokit features data/ -o features.parquet
   audiokit features data/ -o features.parquet --label-from-parent   # data/<class>/*.wav
+  audiokit features data/ -o features.parquet --update   # only new and changed files
   audiokit features clip.wav --features mfcc,rms --json | jq .mfcc_00_mean
   audiokit features 'speech/**/*.flac' --features default,f0 --sr 16000 -o speech.parquet
   audiokit features song.flac --frames -o song_frames.parquet
@@ -134,10 +138,13 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
     "-o",
     "--output",
     metavar="FILE",
-    help="Write a table: .parquet, .csv, .tsv or .jsonl (by extension).",
+    help="Write a table: .parquet, .csv, .tsv or .jsonl (by extension); '-' for standard "
+    "output (--format, default csv).",
 )
 @json_option
 @csv_option
+@table_format_option
+@output_policy_options(per_file=False)
 @click.option(
     "--features",
     "features",
@@ -191,6 +198,8 @@ def features_cmd(
     output: str | None,
     as_json: bool,
     as_csv: bool,
+    table_format: str | None,
+    outputs: OutputOptions,
     features: str | None,
     stats: str | None,
     frames: bool,
@@ -241,41 +250,42 @@ def features_cmd(
         for c in feat_cols:
             click.echo(c)
         return
-    run = BatchRun(batch, desc="features", output=output)
-    if output is not None:
-        _check_output(output, run.inputs)
-    fmt = choose_format(as_json, as_csv)
-    printer = RowPrinter("csv" if fmt == "csv" else "json")
-    _preload(params, run.inputs)
-    # Fewer files than workers (one long recording): split each file's blocks over them.
-    from audiokit.batch import default_jobs
-
-    jobs = batch.jobs or default_jobs()
-    n_inputs = max(len(run.inputs), 1)
-    block_jobs = jobs // n_inputs if n_inputs < jobs else 1
-    task = functools.partial(
-        _task,
-        params=params,
-        frames=frames,
-        window=window,
-        window_hop=window_hop,
-        block_jobs=block_jobs,
-    )
+    shape = "frames" if frames else ("windows" if window else "summary")
+    index = {"frames": ["frame", "time"], "windows": ["window", "start", "end"]}.get(shape, [])
+    label = ["label"] if label_from_parent else []
+    columns = ["path", *label, "duration", "sample_rate", *index, *feat_cols]
     types = {**INDEX_TYPES, **{c: "float32" for c in feat_cols}}
-    with contextlib.ExitStack() as stack:
-        writer = None
-        if output is not None:
-            from audiokit.writers import TableWriter
+    options = _options(frames, window, window_hop, label_from_parent)
+    print_format = choose_format(as_json, as_csv, None if output else table_format)
+    sink = TableSink(
+        output,
+        TableSpec(tuple(columns), types),
+        fmt=table_format if output else None,
+        print_format="jsonl" if print_format == "table" else print_format,
+        identity={"command": "features", "params": json.loads(params.to_json()), **options},
+        metadata=_metadata(params, options),
+        options=outputs,
+    )
+    run = BatchRun(batch, desc="features", output=output)
+    with sink:
+        todo = sink.open(run.inputs)
+        run.skip(sink.kept_inputs)
+        _preload(params, todo)
+        # Fewer files than workers (one long recording): split each file's blocks over them.
+        from audiokit.batch import default_jobs
 
-            writer = stack.enter_context(
-                TableWriter(
-                    output,
-                    metadata=_metadata(params, frames, window, window_hop, label_from_parent),
-                    types=types,
-                )
-            )
-        buffered: list[dict[str, Any]] = []
-        for res in run.run(task, warm_up=functools.partial(warm_up, params)):
+        jobs = batch.jobs or default_jobs()
+        n_inputs = max(len(todo), 1)
+        block_jobs = jobs // n_inputs if n_inputs < jobs else 1
+        task = functools.partial(
+            _task,
+            params=params,
+            frames=frames,
+            window=window,
+            window_hop=window_hop,
+            block_jobs=block_jobs,
+        )
+        for res in run.run(task, todo, warm_up=functools.partial(warm_up, params)):
             r = res.value
             prefix: dict[str, Any] = {"path": res.input.display}
             if label_from_parent:
@@ -284,48 +294,28 @@ def features_cmd(
             prefix["sample_rate"] = r.sr
             # Rows are made ROWS_PER_GROUP at a time: a long file in --frames mode
             # never exists as Python objects all at once.
-            for a in range(0, len(r.values), ROWS_PER_GROUP):
-                rows = r.rows(prefix, a, a + ROWS_PER_GROUP)
-                if writer is None:
-                    for row in rows:
-                        printer.add(row)
-                    continue
-                buffered.extend(rows)
-                if len(buffered) >= ROWS_PER_GROUP:
-                    writer.write(buffered)
-                    buffered = []
-        if writer is not None and buffered:
-            writer.write(buffered)
+            for a in range(0, max(len(r.values), 1), ROWS_PER_GROUP):
+                sink.add(res.input, r.rows(prefix, a, a + ROWS_PER_GROUP))
     run.exit()
 
 
-def _check_output(output: str, inputs: list[Input]) -> None:
-    """Refuse an unknown table extension, or an output that is one of the inputs."""
-    import os
-
-    from audiokit.writers import table_format
-
-    table_format(output)
-    real = os.path.realpath(output)
-    for i in inputs:
-        if os.path.realpath(i.path) == real:
-            raise UsageError(f"output {output} would overwrite an input")
-
-
-def _metadata(
-    params: FeatureParams, frames: bool, window: float | None, window_hop: float | None, label: bool
-) -> dict[str, str]:
-    from importlib.metadata import version
-
-    from audiokit import __version__
-
+def _options(
+    frames: bool, window: float | None, window_hop: float | None, label: bool
+) -> dict[str, Any]:
     shape = "frames" if frames else ("windows" if window else "summary")
-    options = {
+    return {
         "shape": shape,
         "window": window,
         "window_hop": window_hop or window,
         "label_from_parent": label,
     }
+
+
+def _metadata(params: FeatureParams, options: dict[str, Any]) -> dict[str, str]:
+    from importlib.metadata import version
+
+    from audiokit import __version__
+
     return {
         "audiokit.command": "features",
         "audiokit.version": __version__,

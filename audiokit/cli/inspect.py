@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from audiokit.cli.common import BatchRun, RowPrinter, choose_format, format_value, print_table
-from audiokit.cli.options import BatchOptions, batch_options, csv_option, json_option
+from audiokit import __version__
+from audiokit.cli.common import BatchRun, choose_format, format_value, print_table
+from audiokit.cli.options import (
+    BatchOptions,
+    batch_options,
+    csv_option,
+    json_option,
+    output_policy_options,
+    table_format_option,
+)
 from audiokit.inputs import Input
 from audiokit.inspection import DEFAULT_SILENCE_DB, InspectResult, inspect_file
+from audiokit.output.policy import OutputOptions
 
 #: Parquet column types (columns that can be null for some files need a fixed type).
 ROW_TYPES = {
@@ -99,7 +107,9 @@ Examples:
   audiokit inspect song.flac
   audiokit inspect recordings/ --json | jq 'select(.clipped_fraction > 0)'
   audiokit inspect 'data/**/*.wav' -o inventory.parquet
+  audiokit inspect data/ -o inventory.parquet --update        # only new and changed files
   audiokit inspect --no-levels --csv corpus/ > headers.csv
+  audiokit inspect corpus/ -o - --format tsv | sort -t$'\\t' -k8 -n
   sox in.mp3 -t wav - | audiokit inspect -
   find /data -name '*.wav' -mtime -1 | audiokit inspect --files-from -
 """,
@@ -121,12 +131,15 @@ Examples:
 )
 @json_option
 @csv_option
+@table_format_option
 @click.option(
     "-o",
     "--output",
     metavar="FILE",
-    help="Write a table: .parquet, .csv, .tsv or .jsonl (by extension).",
+    help="Write a table: .parquet, .csv, .tsv or .jsonl (by extension); '-' for standard "
+    "output (--format, default csv).",
 )
+@output_policy_options(per_file=False)
 def inspect_cmd(
     batch: BatchOptions,
     no_levels: bool,
@@ -134,7 +147,9 @@ def inspect_cmd(
     silence_threshold: float,
     as_json: bool,
     as_csv: bool,
+    table_format: str | None,
     output: str | None,
+    outputs: OutputOptions,
 ) -> None:
     """Show what each file is and how it sounds in numbers.
 
@@ -145,40 +160,67 @@ def inspect_cmd(
 
     Prints a table on a terminal and JSON lines when piped (or with --json).
     """
-    run = BatchRun(batch, desc="inspect", output=output)
-    fmt = choose_format(as_json, as_csv)
-    printer = RowPrinter(fmt if output is None else "none")
-    task = functools.partial(_task, levels=not no_levels, silence_db=silence_threshold)
-    with contextlib.ExitStack() as stack:
-        writer = None
-        if output is not None:
-            from audiokit.writers import TableWriter
+    from audiokit.output.tables import TableSink, TableSpec
 
-            writer = stack.enter_context(
-                TableWriter(output, metadata={"audiokit.command": "inspect"}, types=ROW_TYPES)
-            )
-        buffered: list[dict[str, Any]] = []
-        for res in run.run(task):
+    fmt = choose_format(as_json, as_csv, None if output else table_format)
+    columns = table_columns(levels=not no_levels, per_channel=per_channel)
+    sink = TableSink(
+        output,
+        TableSpec(columns, ROW_TYPES),
+        fmt=table_format if output else None,
+        print_format=fmt,
+        identity={
+            "command": "inspect",
+            "levels": not no_levels,
+            "per_channel": per_channel,
+            "silence_threshold": silence_threshold,
+        },
+        metadata={"audiokit.command": "inspect", "audiokit.version": __version__},
+        options=outputs,
+    )
+    run = BatchRun(batch, desc="inspect", output=output)
+    task = functools.partial(_task, levels=not no_levels, silence_db=silence_threshold)
+    nested = output is None and fmt == "jsonl" and not per_channel  # JSON lines keep lanes
+    with sink:
+        todo = sink.open(run.inputs)
+        run.skip(sink.kept_inputs)
+        for res in run.run(task, todo):
             r = res.value
-            rows = r.channel_rows() if per_channel and r.channel_levels else [r.row()]
-            if fmt == "json" and not per_channel:
+            if nested:
                 rows = [r.as_json()]
-            if writer is not None:
-                buffered.extend(rows)
-                if len(buffered) >= 1000:
-                    writer.write(buffered)
-                    buffered = []
-                continue
-            for row in rows:
-                printer.add(row)
-            if fmt == "table" and not per_channel and r.info.channels > 1:
-                for c, lv in enumerate(r.channel_levels):
-                    printer.add({"path": f"  channel {c}", **lv.as_dict()})
-        if writer is not None and buffered:
-            writer.write(buffered)
-    if printer.rows:
+            elif per_channel and r.channel_levels:
+                rows = r.channel_rows()
+            else:
+                rows = [r.row()]
+            if sink.mode == "print" and fmt == "table" and not per_channel and r.info.channels > 1:
+                rows = rows + [
+                    {"path": f"  channel {c}", **lv.as_dict()}
+                    for c, lv in enumerate(r.channel_levels)
+                ]
+            sink.add(res.input, rows)
+    if sink.rows:
         cols = COLUMNS + ([] if no_levels else LEVEL_COLUMNS)
         if per_channel:
             cols = [*cols[:1], ("channel", "ch#", str), *cols[1:]]
-        print_table(printer.rows, cols, droppable=DROPPABLE)
+        print_table(sink.rows, cols, droppable=DROPPABLE)
     run.exit()
+
+
+def table_columns(levels: bool, per_channel: bool) -> tuple[str, ...]:
+    """The columns of inspect's table for these options (never depends on the inputs)."""
+    cols = [c for c in ROW_TYPES if c not in LEVEL_KEYS and c != "channel"]
+    if levels:
+        cols += LEVEL_KEYS
+    if per_channel:
+        cols.append("channel")
+    return tuple(cols)
+
+
+LEVEL_KEYS = [
+    "peak_dbfs",
+    "rms_dbfs",
+    "crest_factor_db",
+    "dc_offset",
+    "clipped_fraction",
+    "silent_fraction",
+]

@@ -53,7 +53,12 @@ def batch_options(func: F) -> F:
         metavar="N",
         help="Worker processes (default: all cores).",
     )
-    @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+    @click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="No progress bar, no per-file lines, no summary (errors are still shown).",
+    )
     @click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
     @click.option(
         "-v",
@@ -88,8 +93,115 @@ json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object per line (for jq)."
 )
 csv_option = click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header line.")
-overwrite_option = click.option(
-    "--overwrite", is_flag=True, help="Replace outputs that already exist."
+
+
+def output_policy_options(per_file: bool = True, tables: bool = True) -> Callable[[F], F]:
+    """``--overwrite``, ``--skip-existing``, ``--update``, ``--prune``, ``--wait``.
+
+    The command receives one :class:`~audiokit.output.policy.OutputOptions`
+    (argument ``outputs``). ``per_file``: the command writes files per input
+    (``--skip-existing`` applies); ``tables``: it writes tables (``--prune`` applies).
+    """
+    update_help = (
+        "Do only the new work: keep the table rows of unchanged inputs (same path, size, "
+        "modification time and options) and re-make per-file outputs older than their input."
+        if per_file and tables
+        else "Do only the new work: keep the rows of inputs unchanged since the table was "
+        "written (same path, size, modification time and options), compute the others."
+        if tables
+        else "Do only the new work: re-make only outputs older than their input (make's rule)."
+    )
+
+    def decorate(func: F) -> F:
+        opts = [
+            click.option(
+                "--overwrite",
+                is_flag=True,
+                help="Replace existing outputs (atomically, once the new output is complete).",
+            ),
+        ]
+        if per_file:
+            opts.append(
+                click.option(
+                    "--skip-existing",
+                    is_flag=True,
+                    help="Skip inputs whose outputs already exist (counted as skipped).",
+                )
+            )
+        opts.append(click.option("--update", is_flag=True, help=update_help))
+        if tables:
+            opts.append(
+                click.option(
+                    "--prune",
+                    is_flag=True,
+                    help="With --update: drop the rows of inputs that no longer exist.",
+                )
+            )
+        opts.append(
+            click.option(
+                "--wait",
+                type=click.FloatRange(min=0),
+                default=0.0,
+                metavar="SECONDS",
+                help="Wait this long for another audiokit run that holds an output "
+                "(default: fail at once, exit 75).",
+            )
+        )
+
+        @functools.wraps(func)
+        def wrapper(**kw: Any) -> Any:
+            from audiokit.output.policy import Existing, OutputOptions
+
+            chosen = [
+                name
+                for name, flag in (
+                    ("--overwrite", kw.pop("overwrite")),
+                    ("--skip-existing", kw.pop("skip_existing", False)),
+                    ("--update", kw.pop("update")),
+                )
+                if flag
+            ]
+            if len(chosen) > 1:
+                raise click.UsageError(f"{' and '.join(chosen)} exclude each other")
+            prune = kw.pop("prune", False)
+            if prune and chosen != ["--update"]:
+                raise click.UsageError("--prune needs --update")
+            existing = {
+                "--overwrite": Existing.OVERWRITE,
+                "--skip-existing": Existing.SKIP,
+                "--update": Existing.UPDATE,
+            }.get(chosen[0] if chosen else "", Existing.REFUSE)
+            kw["outputs"] = OutputOptions(existing=existing, prune=prune, wait=kw.pop("wait"))
+            return func(**kw)
+
+        for opt in reversed(opts):
+            wrapper = opt(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def name_option(default: str) -> Callable[[F], F]:
+    """``--name TEMPLATE``: output file names under ``-o DIR``."""
+    return click.option(
+        "--name",
+        metavar="TEMPLATE",
+        help="Output names under -o DIR, with {stem}, {name} (stem and extension), "
+        "{input_ext}, {ext} (the output's), {kind}, {index} (segments); default "
+        f"'{default}'. Inputs that would share a name keep their extension ({{stem}} "
+        "becomes {name}).",
+    )
+
+
+#: Formats of --format for commands that write tables.
+TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+
+table_format_option = click.option(
+    "--format",
+    "table_format",
+    type=click.Choice(TABLE_FORMATS),
+    help="Table format: of -o - (default csv), of standard output, or checked against "
+    "-o FILE's extension.",
 )
 
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from audiokit.cli.common import BatchRun
+from audiokit.cli.common import BatchRun, file_outputs, stdout_scratch
 from audiokit.cli.options import (
     BatchOptions,
     batch_options,
@@ -19,9 +19,11 @@ from audiokit.cli.options import (
     n_fft_option,
     n_mels_option,
     n_mfcc_option,
+    name_option,
     output_option,
-    overwrite_option,
+    output_policy_options,
 )
+from audiokit.output.policy import OutputOptions
 from audiokit.plots import KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -129,7 +131,6 @@ def build_figure(kw: dict[str, Any]) -> Any:
         start=kw.pop("start"),
         duration=kw.pop("duration"),
         channel=parse_channel(kw.pop("channel")),
-        overwrite=kw.pop("overwrite"),
     )
 
 
@@ -148,19 +149,19 @@ def build_spectral(kw: dict[str, Any], **extra: Any) -> Any:
     )
 
 
-def report(results: Iterable[Any], as_json: bool, quiet: bool) -> None:
-    """Print one line per picture written (JSON lines with --json)."""
+def report(run: BatchRun, results: Iterable[Any], as_json: bool, to_stdout: bool) -> None:
+    """One line per picture written: JSON lines on stdout with --json, else on stderr."""
     from audiokit.writers import json_line
 
     for res in results:
         r = res.value
-        if as_json:
-            click.echo(json_line(r.row()))
-        elif not quiet:
+        if as_json and not to_stdout:
+            run.say(json_line(r.row()), stdout=True)
+        else:
             extra = f", data {r.data}" if r.data else ""
-            click.echo(
-                f"{r.path} -> {r.output} ({r.width}x{r.height} px, "
-                f"{r.seconds:.2f} s of audio{extra})"
+            output = "standard output" if to_stdout else r.output
+            run.say(
+                f"{r.path} -> {output} ({r.width}x{r.height} px, {r.seconds:.2f} s of audio{extra})"
             )
 
 
@@ -175,6 +176,8 @@ Examples:
   audiokit plot stereo.wav --kind psd --channel L --style dark -o psd.png
   audiokit plot 3h_podcast.flac --width 20 --dpi 80 -o podcast.png
   audiokit plot clips/ --kind mfcc -o pics/ --json | jq -r .output
+  audiokit plot clips/ -o pics/ --update          # only clips newer than their picture
+  audiokit plot talk.wav -o - | display           # the PNG on standard output
 """,
 )
 @batch_options
@@ -187,9 +190,10 @@ Examples:
     help="What to draw (see above).",
 )
 @output_option(
-    "A .png for one input, or a directory for many (mirrors the input tree, "
-    "names {stem}.{kind}.png). Default for one input: {stem}.{kind}.png here."
+    "A .png for one input, '-' for standard output, or a directory for many (mirrors "
+    "the input tree, names {stem}.{kind}.png). Default for one input: {stem}.{kind}.png here."
 )
+@name_option("{stem}.{kind}.png")
 @figure_options
 @spectral_options
 @n_mels_option()
@@ -199,9 +203,17 @@ Examples:
     default=None,
     help="Colour map of heatmaps (default: magma; coolwarm for mfcc and chroma).",
 )
-@overwrite_option
+@output_policy_options(per_file=True, tables=False)
 @json_option
-def plot_cmd(batch: BatchOptions, kind: str, output: str | None, as_json: bool, **kw: Any) -> None:
+def plot_cmd(
+    batch: BatchOptions,
+    kind: str,
+    output: str | None,
+    name: str | None,
+    outputs: OutputOptions,
+    as_json: bool,
+    **kw: Any,
+) -> None:
     """Draw a picture of each file, headless (PNG, Agg backend).
 
     \b
@@ -223,7 +235,8 @@ def plot_cmd(batch: BatchOptions, kind: str, output: str | None, as_json: bool, 
     onsets read the span into memory and refuse spans over 30 minutes (use
     --start/--duration).
     """
-    from audiokit.plots import outputs, tasks
+    from audiokit.output.naming import plan_files
+    from audiokit.plots import tasks
 
     figure = build_figure(kw)
     cmap = kw.pop("cmap")
@@ -231,9 +244,23 @@ def plot_cmd(batch: BatchOptions, kind: str, output: str | None, as_json: bool, 
     tasks.validate(figure, spectral, kind)
     run = BatchRun(batch, desc=f"plot {kind}", output=output)
     if run.inputs:
-        spec = outputs.plan(output, run.inputs, f"{{stem}}.{kind}.png")
-        job = tasks.PlotJob(kind, figure, spectral, spec)
-        task = functools.partial(tasks.plot_task, job)
-        warm_up = functools.partial(tasks.warm_up, job)
-        report(run.run(task, warm_up=warm_up), as_json, batch.quiet)
+        plan = plan_files(
+            output,
+            run.inputs,
+            template=PNG_TEMPLATE,
+            suffixes=(".png",),
+            options=outputs,
+            fields={"kind": kind, "ext": "png"},
+            name=name,
+            scratch=stdout_scratch,
+        )
+        with file_outputs(run, [plan], outputs, lambda inp: [plan.path_for(inp)]) as todo:
+            job = tasks.PlotJob(kind, figure, spectral, plan)
+            task = functools.partial(tasks.plot_task, job)
+            warm_up = functools.partial(tasks.warm_up, job)
+            report(run, run.run(task, todo, warm_up=warm_up), as_json, plan.mode == "stdout")
     run.exit()
+
+
+#: Default names of pictures under -o DIR.
+PNG_TEMPLATE = "{stem}.{kind}.{ext}"

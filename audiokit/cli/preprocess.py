@@ -5,23 +5,33 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from audiokit.cli.common import BatchRun, RowPrinter, choose_format, format_value, print_table
+from audiokit.cli.common import (
+    BatchRun,
+    choose_format,
+    file_outputs,
+    format_value,
+    print_table,
+    stdout_scratch,
+)
 from audiokit.cli.options import (
     BatchOptions,
     batch_options,
     csv_option,
     json_option,
+    name_option,
     output_option,
-    overwrite_option,
+    output_policy_options,
     sr_option,
 )
 from audiokit.errors import UsageError
 from audiokit.inputs import Input
+from audiokit.output.policy import Existing, OutputOptions
 from audiokit.preprocess.chain import Plan, build_plan
 
 
@@ -100,17 +110,20 @@ Examples:
   audiokit preprocess in.wav -o out.wav --sr 16000 --normalize peak --chain normalize,sr
   audiokit preprocess raw/ --dry-run --mono --normalize rms --target -20 --json
   audiokit preprocess raw/ -o clean/ --sr 16000 --report clean/report.parquet
+  audiokit preprocess raw/ -o clean/ --sr 16000 --update    # only new or changed inputs
+  audiokit preprocess in.mp3 --sr 16000 --format wav -o - | sox - out.flac
 \b
 Inputs are never modified and never overwritten; existing outputs are kept
-(that input fails) unless --overwrite. Files over 10 minutes whose steps all
-work block by block (channels, sr, filters, preemphasis, gain, normalize
+(that input fails) unless --overwrite, --skip-existing or --update. Files over
+10 minutes whose steps all work block by block (channels, sr, filters, preemphasis, gain, normalize
 without --limit, pad-to, trim-to, segment, fade) are streamed in bounded
 memory (--streaming on/off forces the choice).
 """,
 )
 @batch_options
 @output_option(
-    "Output file (one input, name ending .wav/.flac/.ogg) or directory (mirrors the input tree)."
+    "Output file (one input, name ending .wav/.flac/.ogg), '-' for standard output (one "
+    "input; --format picks the format), or a directory (mirrors the input tree)."
 )
 @click.option("--mono", is_flag=True, help="Mix down to one channel (average).")
 @click.option(
@@ -221,13 +234,8 @@ memory (--streaming on/off forces the choice).
 @click.option(
     "--no-dither", is_flag=True, help="No TPDF dither when reducing resolution to PCM_16/PCM_24."
 )
-@click.option(
-    "--name",
-    metavar="TEMPLATE",
-    help="Output names under -o DIR: {stem}, {index} (segments), {ext}; "
-    "default '{stem}.{ext}', segments '{stem}_{index:03d}.{ext}'.",
-)
-@overwrite_option
+@name_option("{stem}.{ext}', segments '{stem}_{index:03d}.{ext}")
+@output_policy_options(per_file=True, tables=True)
 @click.option("--dry-run", is_flag=True, help="Report what would change; write no audio.")
 @json_option
 @csv_option
@@ -243,7 +251,9 @@ memory (--streaming on/off forces the choice).
     show_default=True,
     help="Block-wise processing of long files.",
 )
-def preprocess_cmd(batch: BatchOptions, output: str | None, **kw: Any) -> None:
+def preprocess_cmd(
+    batch: BatchOptions, output: str | None, outputs: OutputOptions, **kw: Any
+) -> None:
     """Prepare audio for features or training, writing new files (inputs are never touched).
 
     Each option enables one step; the report gives, per input, duration,
@@ -252,7 +262,14 @@ def preprocess_cmd(batch: BatchOptions, output: str | None, **kw: Any) -> None:
     gain lowered to stay under the ceiling. It prints as a table on a
     terminal, JSON lines when piped (or --json), CSV with --csv.
     """
-    from audiokit.preprocess.output import OutputSpec, check_spec, is_audio_name
+    from audiokit.output.naming import plan_files
+    from audiokit.preprocess.output import (
+        DEFAULT_NAME,
+        DEFAULT_SEGMENT_NAME,
+        OutputSpec,
+        check_spec,
+        planned_ext,
+    )
     from audiokit.preprocess.process import Job
 
     plan = _plan(kw)
@@ -260,39 +277,40 @@ def preprocess_cmd(batch: BatchOptions, output: str | None, **kw: Any) -> None:
         raise UsageError("give -o OUT (a file for one input, a directory for several) or --dry-run")
     run = BatchRun(batch, desc="preprocess", output=output)
     inputs = run.inputs
-    single = False
-    if output is not None:
-        single = (
-            len(inputs) == 1
-            and kw["name"] is None
-            and is_audio_name(output)
-            and not Path(output).is_dir()
-        )
-        if not single and (
-            Path(output).is_file() or (is_audio_name(output) and not Path(output).is_dir())
-        ):
-            raise UsageError(
-                f"-o {output} names a file, but a directory is needed here "
-                f"({len(inputs)} inputs{' and --name' if kw['name'] else ''})"
-            )
+    segmented = "segment" in plan.steps
     spec = OutputSpec(
         out=output,
-        single=single,
         format=kw["fmt"],
         subtype=kw["subtype"],
         dither=not kw["no_dither"],
-        name=kw["name"],
-        overwrite=kw["overwrite"],
         dry_run=kw["dry_run"],
         protected=frozenset(os.path.realpath(i.path) for i in inputs),
     )
+    files = None
+    if output is not None and inputs:
+        if output == "-" and segmented:
+            raise UsageError("-o -: --segment makes several files; give a directory")
+        files = plan_files(
+            output,
+            inputs,
+            template=DEFAULT_SEGMENT_NAME if segmented else DEFAULT_NAME,
+            suffixes=AUDIO_SUFFIXES,
+            options=outputs,
+            name=kw["name"],
+            ext_for=lambda inp: planned_ext(spec, inp.path),
+            scratch=stdout_scratch,
+            needs=("index",) if segmented else (),
+        )
+        spec = replace(spec, single=files.mode == "file", plan=files)
     check_spec(spec)
     job = Job(plan=plan, spec=spec, streaming=kw["streaming"])
     job.check()
-    if output is not None:
-        _check_collisions(inputs, spec, "segment" in plan.steps)
-    _render(run, job, kw)
+    _render(run, job, kw, outputs, files)
     run.exit()
+
+
+#: Extensions that make -o name one audio file.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
 def _plan(kw: dict[str, Any]) -> Plan:
@@ -329,52 +347,72 @@ def _plan(kw: dict[str, Any]) -> Plan:
     return build_plan(settings, flags, kw["chain"])  # no steps: a plain (re-)encode
 
 
-def _check_collisions(inputs: list[Input], spec: Any, segmented: bool) -> None:
-    from audiokit.inputs import check_collisions
-    from audiokit.preprocess.output import output_paths, planned_ext
-
-    pairs = []
-    for inp in inputs:
-        ext = planned_ext(spec, inp.path)
-        for p in output_paths(inp, spec, ext, 2 if segmented else None):
-            pairs.append((inp, p))
-    check_collisions(pairs)
-
-
-def _render(run: BatchRun, job: Any, kw: dict[str, Any]) -> None:
-    fmt = choose_format(kw["as_json"], kw["as_csv"])
-    printer = RowPrinter(fmt)
+def _render(
+    run: BatchRun, job: Any, kw: dict[str, Any], outputs: OutputOptions, files: Any
+) -> None:
+    from audiokit.output.tables import TableSink, TableSpec
+    from audiokit.preprocess.output import ROW_TYPES, output_paths, planned_ext
     from audiokit.preprocess.process import warm_up
+
+    to_stdout = files is not None and files.mode == "stdout"
+    fmt = choose_format(kw["as_json"], kw["as_csv"])
+    spec = TableSpec(tuple(ROW_TYPES), ROW_TYPES, key="input")
+    report = (
+        TableSink(
+            kw["report"],
+            spec,
+            identity={
+                "command": "preprocess",
+                "steps": job.plan.describe(),
+                "format": kw["fmt"],
+                "subtype": kw["subtype"],
+                "dither": not kw["no_dither"],
+                "output": files.template if files is not None and not to_stdout else None,
+                "dry_run": kw["dry_run"],
+            },
+            metadata={
+                "audiokit.command": "preprocess",
+                "audiokit.steps": ",".join(job.plan.describe()),
+            },
+            options=outputs,
+        )
+        if kw["report"] is not None
+        else None
+    )
+    # Audio on standard output: the report goes only to --report.
+    printer = None if to_stdout else TableSink(None, spec, print_format=fmt)
+    segmented = "segment" in job.plan.steps
+
+    def first_output(inp: Input) -> list[Path]:
+        ext = planned_ext(job.spec, inp.path)
+        return output_paths(inp, job.spec, ext, 1 if segmented else None)[:1]
 
     task = functools.partial(_task, job)
     with contextlib.ExitStack() as stack:
-        writer = None
-        if kw["report"] is not None:
-            from audiokit.preprocess.output import ROW_TYPES
-            from audiokit.writers import TableWriter
-
-            writer = stack.enter_context(
-                TableWriter(
-                    kw["report"],
-                    types=ROW_TYPES,
-                    metadata={
-                        "audiokit.command": "preprocess",
-                        "audiokit.steps": ",".join(job.plan.describe()),
-                    },
-                )
-            )
-        for res in run.run(task, warm_up=functools.partial(warm_up, job.plan)):
+        todo = run.inputs
+        if report is not None:
+            stack.enter_context(report)
+            todo_report = report.open(run.inputs)
+        if printer is not None:
+            stack.enter_context(printer)
+            printer.open(run.inputs)
+        if files is not None and not job.spec.dry_run:
+            todo = stack.enter_context(file_outputs(run, [files], outputs, first_output))
+            if report is not None and outputs.existing is Existing.UPDATE:
+                # Up-to-date outputs without a row in the report are made again.
+                again = {i.path for i in todo} | {i.path for i in todo_report}
+                done = {i.path for i in run.inputs} - again
+                todo = [i for i in run.inputs if i.path in again]
+                run.skipped = len(done)
+        for res in run.run(task, todo, warm_up=functools.partial(warm_up, job.plan)):
             rep = res.value
             for w in rep.warnings:
-                line = f"audiokit: {rep.input}: warning: {w}"
-                if run.progress is not None:
-                    run.progress.write(line)
-                else:
-                    click.echo(line, err=True)
+                run.warn(f"audiokit: {rep.input}: warning: {w}")
             row = rep.row()
-            if writer is not None:
-                writer.write([row])
-            printer.add(_table_row(row) if fmt == "table" else row)
-    if printer.rows:
+            if report is not None:
+                report.add(res.input, [row])
+            if printer is not None:
+                printer.add(res.input, [_table_row(row) if fmt == "table" else row])
+    if printer is not None and printer.rows:
         title = "dry run: nothing written" if job.spec.dry_run else None
         print_table(printer.rows, COLUMNS, title=title)

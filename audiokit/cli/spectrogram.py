@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path, PurePath
 from typing import Any
 
 import click
 
-from audiokit.cli.common import BatchRun
+from audiokit.cli.common import BatchRun, file_outputs, stdout_scratch
 from audiokit.cli.options import (
     BatchOptions,
     batch_options,
     json_option,
     n_mels_option,
+    name_option,
     output_option,
-    overwrite_option,
+    output_policy_options,
 )
 from audiokit.cli.plot import build_figure, build_spectral, figure_options, report, spectral_options
+from audiokit.output.policy import OutputOptions
 from audiokit.plots import SCALES
 
 
@@ -30,13 +33,15 @@ Examples:
   audiokit spectrogram speech.wav --preemphasis -o pre.png   # original vs pre-emphasised
   audiokit spectrogram corpus/ -o pics/ --data mats/ --data-format parquet -j 2
   audiokit spectrogram 3h.flac --start 3600 --duration 600 --dpi 150 -o part.png
+  audiokit spectrogram corpus/ -o pics/ --skip-existing      # only the missing images
 """,
 )
 @batch_options
 @output_option(
-    "A .png for one input, or a directory for many (mirrors the input tree, "
-    "names {stem}.spectrogram.png). Default for one input: {stem}.spectrogram.png."
+    "A .png for one input, '-' for standard output, or a directory for many (mirrors the "
+    "input tree, names {stem}.spectrogram.png). Default for one input: {stem}.spectrogram.png."
 )
+@name_option("{stem}.spectrogram.png")
 @click.option(
     "--scale",
     type=click.Choice(SCALES),
@@ -64,7 +69,8 @@ Examples:
     metavar="PATH",
     help="Also write the drawn dB matrix: FILE.npy (shape (bins, frames); "
     "(channels, bins, frames) for several lanes) or FILE.parquet (long format: "
-    "[channel,] time, frequency, db); a directory for many inputs.",
+    "[channel,] time, frequency, db); a directory for many inputs (names: the image's, "
+    "with .npy or .parquet).",
 )
 @click.option(
     "--data-format",
@@ -73,11 +79,13 @@ Examples:
     show_default=True,
     help="Format of --data files written into a directory.",
 )
-@overwrite_option
+@output_policy_options(per_file=True, tables=False)
 @json_option
 def spectrogram_cmd(
     batch: BatchOptions,
     output: str | None,
+    name: str | None,
+    outputs: OutputOptions,
     scale: str,
     data: str | None,
     data_format: str,
@@ -97,7 +105,8 @@ def spectrogram_cmd(
     columns remain (default: one per pixel of image width); memory stays
     bounded whatever the duration. --data writes that drawn matrix.
     """
-    from audiokit.plots import outputs, tasks
+    from audiokit.output.naming import output_mode, plan_files
+    from audiokit.plots import tasks
     from audiokit.plots.spectrogram import DATA_SUFFIXES
 
     figure = build_figure(kw)
@@ -107,16 +116,45 @@ def spectrogram_cmd(
         raise click.BadParameter("must be in [0, 1)", param_hint="--preemphasis")
     run = BatchRun(batch, desc="spectrogram", output=output)
     if run.inputs:
-        spec = outputs.plan(output, run.inputs, "{stem}.spectrogram.png")
-        data_spec = None
+        plan = plan_files(
+            output,
+            run.inputs,
+            template="{stem}.spectrogram.{ext}",
+            suffixes=(".png",),
+            options=outputs,
+            fields={"kind": "spectrogram", "ext": "png"},
+            name=name,
+            scratch=stdout_scratch,
+        )
+        plans = [plan]
+        data_plan = None
         if data is not None:
-            data_spec = outputs.plan(
+            if data == "-" or plan.mode == "stdout":
+                raise click.UsageError("--data and -o - : standard output holds one file")
+            mode = output_mode(data, DATA_SUFFIXES, "--data")
+            data_ext = Path(data).suffix.lstrip(".") if mode == "file" else data_format
+            template = plan.template
+            if "{ext}" not in template:
+                template = str(PurePath(template).with_suffix("")) + ".{ext}"
+            data_plan = plan_files(
                 data,
                 run.inputs,
-                f"{{stem}}.spectrogram.{data_format}",
+                template=template,
                 suffixes=DATA_SUFFIXES,
+                options=outputs,
+                fields={"kind": "spectrogram", "ext": data_ext},
                 option="--data",
             )
-        job = tasks.SpectrogramJob(figure, spectral, spec, scale, preemphasis, data_spec)
-        report(run.run(functools.partial(tasks.spectrogram_task, job)), as_json, batch.quiet)
+            plans.append(data_plan)
+
+        def targets(inp: Any) -> list[Path]:
+            paths = [plan.path_for(inp)]
+            if data_plan is not None:
+                paths.append(data_plan.path_for(inp))
+            return paths
+
+        with file_outputs(run, plans, outputs, targets) as todo:
+            job = tasks.SpectrogramJob(figure, spectral, plan, scale, preemphasis, data_plan)
+            task = functools.partial(tasks.spectrogram_task, job)
+            report(run, run.run(task, todo), as_json, plan.mode == "stdout")
     run.exit()

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from pathlib import Path
 from typing import Any
 
 import click
 
-from audiokit.cli.common import BatchRun, print_table, stdout_is_tty
-from audiokit.cli.options import BatchOptions, batch_options, output_option
+from audiokit.cli.common import BatchRun, file_outputs, print_table, stdout_is_tty
+from audiokit.cli.options import (
+    BatchOptions,
+    batch_options,
+    name_option,
+    output_option,
+    output_policy_options,
+)
 from audiokit.errors import UsageError
 from audiokit.inputs import Input
+from audiokit.output.naming import output_mode, plan_files
+from audiokit.output.policy import OutputOptions
+from audiokit.output.tables import TableSink, TableSpec
 from audiokit.transcribe.engine import TranscribeOptions, Transcript, transcribe_file
 from audiokit.transcribe.formats import (
     EXTENSIONS,
@@ -55,16 +63,6 @@ def _show_models(as_json: bool) -> None:
     print_table(rows, cols, title=f"Whisper models (cache: {cache_dir()})")
 
 
-def _writes_one_file(output: str, fmt: str, n_inputs: int) -> bool:
-    """Whether ``-o output`` names one file (else: a directory mirroring the inputs)."""
-    p = Path(output)
-    if p.is_dir() or output.endswith(("/", "\\")):
-        return False
-    if n_inputs == 1:
-        return True
-    return fmt in TABLE_FORMATS and format_from_path(output) in TABLE_FORMATS
-
-
 @click.command(
     "transcribe",
     epilog="""\b
@@ -73,6 +71,7 @@ Examples:
   audiokit transcribe talk.wav --format srt -o talk.srt
   audiokit transcribe podcasts/ -o subtitles/ --format vtt -j 2
   audiokit transcribe calls/ --format parquet -o calls.parquet   # + calls.files.parquet
+  audiokit transcribe calls/ -o calls.parquet --update   # only new and changed recordings
   audiokit transcribe interview.mp3 --model base --format json | jq -r .language
   audiokit transcribe entrevista.ogg --model base --task translate
   sox in.wav -t wav - | audiokit transcribe - --word-timestamps --format json
@@ -102,8 +101,10 @@ Examples:
 )
 @output_option(
     "A file for one input (or a .jsonl/.parquet table for many); a directory for many "
-    "inputs (one output per input, mirroring the tree). Default: standard output."
+    "inputs (one output per input, mirroring the tree). Default, or '-': standard output."
 )
+@name_option("{stem}.{ext}")
+@output_policy_options(per_file=True, tables=True)
 @click.option(
     "-l",
     "--language",
@@ -167,6 +168,8 @@ def transcribe_cmd(
     list_models: bool,
     fmt: str | None,
     output: str | None,
+    name: str | None,
+    outputs: OutputOptions,
     language: str | None,
     task: str,
     beam_size: int,
@@ -199,22 +202,37 @@ def transcribe_cmd(
 
     from audiokit import audio_io
     from audiokit import batch as engine
-    from audiokit import inputs as paths
     from audiokit.transcribe.engine import resolve_compute_type, resolve_device
     from audiokit.transcribe.models import resolve_model
 
+    if output == "-":
+        output = None  # standard output, as without -o
     fmt = fmt or (format_from_path(output) if output else None) or "txt"
     run = BatchRun(batch, desc="transcribe", output=output)
     inputs = run.inputs
     if not inputs:
         run.exit()
-
-    one_file = output is not None and _writes_one_file(output, fmt, len(inputs))
     if output is None:
         if fmt == "parquet":
             raise UsageError("--format parquet needs -o FILE.parquet")
         if len(inputs) > 1 and fmt in ("srt", "vtt", "tsv"):
             raise UsageError(f"{len(inputs)} inputs in --format {fmt}: give -o DIR")
+    one_table = (
+        output is not None
+        and fmt in TABLE_FORMATS
+        and output_mode(output, [EXTENSIONS[fmt], *TABLE_ALIASES[fmt]]) == "file"
+    )
+    plan = None
+    if output is not None and not one_table:
+        plan = plan_files(
+            output,
+            inputs,
+            template="{stem}.{ext}",
+            suffixes=(EXTENSIONS[fmt],),
+            options=outputs,
+            fields={"ext": fmt},
+            name=name,
+        )
 
     resolved = resolve_model(model)  # assembles 'base' here, once, before any worker starts
     dev, note = resolve_device(device)
@@ -234,72 +252,55 @@ def transcribe_cmd(
         word_timestamps=word_timestamps,
         initial_prompt=initial_prompt,
     )
-
-    targets: dict[str, Path] = {}
-    if output is not None and one_file:
-        paths.check_collisions([(inp, Path(output)) for inp in inputs[:1]])
-        if fmt in TABLE_FORMATS:
-            paths.check_collisions([(inputs[0], summary_path(output))])
-    elif output is not None:
-        for inp in inputs:
-            targets[inp.path] = paths.output_path(inp, output, "{stem}" + EXTENSIONS[fmt])
-        paths.check_collisions((inp, targets[inp.path]) for inp in inputs)
-
-    weights = []
-    for inp in inputs:
-        try:
-            weights.append(audio_io.probe(inp.path).duration)
-        except Exception:  # the task reports the problem
-            weights.append(0.0)
-
     task_fn = functools.partial(_task, opts=opts)
     with contextlib.ExitStack() as stack:
-        seg_writer = files_writer = None
-        if one_file and fmt in TABLE_FORMATS:
-            from audiokit.writers import TableWriter
-
+        sink = None
+        todo = inputs
+        if one_table:
             assert output is not None
             meta = {"audiokit.command": "transcribe", "audiokit.model": resolved.name}
-            seg_writer = stack.enter_context(
-                TableWriter(
+            identity = {
+                "command": "transcribe",
+                "model": resolved.name,
+                "language": opts.language,
+                "task": task,
+                "beam_size": beam_size,
+                "vad": vad,
+                "initial_prompt": initial_prompt,
+            }
+            sink = stack.enter_context(
+                TableSink(
                     output,
+                    TableSpec(tuple(SEGMENT_TYPES), SEGMENT_TYPES),
+                    identity=identity,
                     metadata=meta,
-                    fmt=fmt,
-                    types=SEGMENT_TYPES,
+                    options=outputs,
+                    companions=[
+                        (str(summary_path(output)), TableSpec(tuple(FILE_TYPES), FILE_TYPES))
+                    ],
                 )
             )
-            files_writer = stack.enter_context(
-                TableWriter(
-                    summary_path(output),
-                    metadata=meta,
-                    fmt=fmt,
-                    types=FILE_TYPES,
-                )
+            todo = sink.open(inputs)
+            run.skip(sink.kept_inputs)
+        elif plan is not None:
+            todo = stack.enter_context(
+                file_outputs(run, [plan], outputs, lambda inp: [plan.path_for(inp)])
             )
-        for res in run.run(task_fn, inputs, weights=weights, unit="s"):
+        weights = []
+        for inp in todo:
+            try:
+                weights.append(audio_io.probe(inp.path).duration)
+            except Exception:  # the task reports the problem
+                weights.append(0.0)
+        for res in run.run(task_fn, todo, weights=weights, unit="s"):
             t = res.value
-            if t.language_detected and not batch.quiet:
-                line = (
+            if t.language_detected:
+                run.say(
                     f"{res.input.display}: language {t.language} "
                     f"(probability {t.language_probability:.2f})"
                 )
-                if run.progress is not None:
-                    run.progress.write(line)
-                else:
-                    click.echo(line, err=True)
             try:
-                _emit(
-                    t,
-                    res.input,
-                    fmt,
-                    output,
-                    one_file,
-                    targets,
-                    seg_writer,
-                    files_writer,
-                    word_timestamps,
-                    len(inputs),
-                )
+                _emit(t, res.input, fmt, plan, sink, word_timestamps, len(inputs))
             except BrokenPipeError:
                 raise
             except Exception as exc:
@@ -307,26 +308,27 @@ def transcribe_cmd(
     run.exit()
 
 
+#: Other extensions of the table formats.
+TABLE_ALIASES = {"jsonl": [".ndjson"], "parquet": [".pq"]}
+
+
 def _emit(
     t: Transcript,
     inp: Input,
     fmt: str,
-    output: str | None,
-    one_file: bool,
-    targets: dict[str, Path],
-    seg_writer: Any,
-    files_writer: Any,
+    plan: Any,
+    sink: Any,
     words: bool,
     n_inputs: int,
 ) -> None:
     """Write or print one transcript."""
     from audiokit.writers import atomic_open, write_table
 
-    if seg_writer is not None:
-        seg_writer.write(segment_rows(t))
-        files_writer.write([file_row(t)])
+    if sink is not None:
+        sink.add(inp, segment_rows(t))
+        sink.add(inp, [file_row(t)], table=1)
         return
-    if output is None:
+    if plan is None:
         if fmt == "json" and n_inputs > 1:
             from audiokit.transcribe.formats import to_json
 
@@ -336,14 +338,16 @@ def _emit(
         else:
             click.echo(render(t, fmt, words), nl=False)
         return
-    target = Path(output) if one_file else targets[inp.path]
+    target = plan.path_for(inp)
     if fmt == "parquet":
         write_table(
             target,
             segment_rows(t),
             metadata={"audiokit.command": "transcribe"},
             types=SEGMENT_TYPES,
+            columns=tuple(SEGMENT_TYPES),
+            overwrite=plan.replace,
         )
         return
-    with atomic_open(target, "w", encoding="utf-8", newline="") as fh:
+    with atomic_open(target, "w", overwrite=plan.replace, encoding="utf-8", newline="") as fh:
         fh.write(render(t, fmt, words))

@@ -62,7 +62,10 @@ class Summary:
             if n_cols * n_frames * 4 <= MEMORY_BUDGET:
                 self.store = np.empty((n_cols, n_frames), np.float32)
             else:
-                self._tmp = tempfile.TemporaryDirectory(prefix="audiokit-features-")
+                from audiokit.output.files import scratch_name, sweep_scratch
+
+                sweep_scratch(tempfile.gettempdir())  # spills of killed runs
+                self._tmp = tempfile.TemporaryDirectory(prefix=scratch_name("features"))
                 self._file = open(os.path.join(self._tmp.name, "frames.f32"), "w+b")
 
     def add(self, values: np.ndarray) -> None:

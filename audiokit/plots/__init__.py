@@ -14,7 +14,6 @@ The package is split by responsibility:
 - :mod:`audiokit.plots.figures`: figure builders (``ax=None``, never save).
 - :mod:`audiokit.plots.kinds`: the kinds of ``audiokit plot``.
 - :mod:`audiokit.plots.spectrogram`: ``audiokit spectrogram`` and its ``--data``.
-- :mod:`audiokit.plots.outputs`: the ``-o`` / ``--data`` naming conventions.
 - :mod:`audiokit.plots.tasks`: options, results and the batch tasks.
 
 Nothing here imports matplotlib, librosa or scipy at module level.

@@ -414,5 +414,5 @@ def draw(job: PlotJob, path: str, info: AudioInfo, span: Span, title: str, targe
             fig, path, info, span, job.spectral, job.figure.style, job.figure.pixels_wide()
         )
         notes = DRAWERS[job.kind](ctx)
-        w, h, panels = finish_figure(fig, target, job.figure.overwrite)
+        w, h, panels = finish_figure(fig, target, job.output.replace)
     return Drawn(w, h, panels, notes)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from audiokit import writers
-from audiokit.errors import OutputError, UsageError
+from audiokit.errors import UsageError
+from audiokit.output import files
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -355,15 +356,20 @@ def save_png(
         The file cannot be written (or exists and ``overwrite`` is False).
     """
     with writers.atomic_path(target, overwrite=overwrite) as tmp:
-        try:
-            fig.savefig(
-                tmp,
-                format="png",
-                dpi=fig.dpi,
-                metadata={"Software": None},
-                pil_kwargs={"compress_level": 1},
-            )
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror or exc}", str(target)) from None
+        write_png(fig, tmp)
     w, h = fig.canvas.get_width_height(physical=True)
     return int(w), int(h)
+
+
+def write_png(fig: Figure, path: str | os.PathLike[str]) -> None:
+    """Write ``fig`` to ``path`` as it is (a temporary file that the caller commits)."""
+    try:
+        fig.savefig(
+            path,
+            format="png",
+            dpi=fig.dpi,
+            metadata={"Software": None},
+            pil_kwargs={"compress_level": 1},
+        )
+    except OSError as exc:
+        raise files.os_error(exc, path) from None

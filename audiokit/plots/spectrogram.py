@@ -10,12 +10,14 @@ mel: ``power_to_db`` of the mel power, ``ref=np.max``), floored at ``-top_db``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiokit import dsp, writers
 from audiokit.errors import InputError
+from audiokit.output import files
 from audiokit.plots import figures, render, sources, spectra
 
 if TYPE_CHECKING:
@@ -151,32 +153,36 @@ def compute(
 
 
 def write_data(m: SpecMatrix, target: Path, meta: dict[str, str], overwrite: bool) -> None:
-    """Save the drawn matrix: ``.npy`` (shape (rows, cols), or (lanes, rows, cols)) or
+    """Save the drawn matrix atomically (see :func:`write_data_to`)."""
+    with writers.atomic_path(target, overwrite=overwrite) as tmp:
+        write_data_to(m, tmp, meta, target.suffix.lower())
+
+
+def write_data_to(m: SpecMatrix, tmp: Path, meta: dict[str, str], suffix: str) -> None:
+    """Write the drawn matrix: ``.npy`` (shape (rows, cols), or (lanes, rows, cols)) or
     ``.parquet`` (long format: [channel,] time, frequency, db; float32)."""
     import numpy as np
 
-    suffix = target.suffix.lower()
     data = m.db[0] if m.db.shape[0] == 1 else m.db
-    with writers.atomic_path(target, overwrite=overwrite) as tmp:
-        if suffix == ".npy":
-            with open(tmp, "wb") as fh:
-                np.save(fh, data)
-            return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    if suffix == ".npy":
+        with open(tmp, "wb") as fh:
+            np.save(fh, data)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-        from audiokit import arrow
+    from audiokit import arrow
 
-        lanes, rows, cols = m.db.shape
-        t = np.tile(m.times.astype(np.float32), rows * lanes)
-        f = np.tile(np.repeat(m.freqs.astype(np.float32), cols), lanes)
-        table: dict[str, Any] = {"time": t, "frequency": f, "db": m.db.reshape(-1)}
-        if lanes > 1:
-            table = {"channel": np.repeat(np.arange(lanes, dtype=np.int16), rows * cols), **table}
-        tab = pa.Table.from_arrays(
-            [arrow.numpy_column(v) for v in table.values()], names=list(table)
-        ).replace_schema_metadata({f"audiokit.{k}": str(v) for k, v in meta.items()})
-        pq.write_table(tab, tmp, compression="zstd")
+    lanes, rows, cols = m.db.shape
+    t = np.tile(m.times.astype(np.float32), rows * lanes)
+    f = np.tile(np.repeat(m.freqs.astype(np.float32), cols), lanes)
+    table: dict[str, Any] = {"time": t, "frequency": f, "db": m.db.reshape(-1)}
+    if lanes > 1:
+        table = {"channel": np.repeat(np.arange(lanes, dtype=np.int16), rows * cols), **table}
+    tab = pa.Table.from_arrays(
+        [arrow.numpy_column(v) for v in table.values()], names=list(table)
+    ).replace_schema_metadata({f"audiokit.{k}": str(v) for k, v in meta.items()})
+    pq.write_table(tab, tmp, compression="zstd")
 
 
 def draw(
@@ -189,12 +195,33 @@ def draw(
     data_target: Path | None,
 ) -> Drawn:
     """Compute, draw and save the spectrogram of one file (and its matrix with ``--data``)."""
-    from audiokit.plots.kinds import Drawn
-    from audiokit.plots.tasks import finish_figure
-
     fo, sp = job.figure, job.spectral
     cols = fo.pixels_wide() if sp.max_columns is None else sp.max_columns
     mats = compute(path, info, span, sp, job.scale, cols, job.preemphasis)
+    # The image and its matrix are one output: both are committed, or neither.
+    staged = [(files.temp_path(target), target)]
+    if data_target is not None:
+        staged.append((files.temp_path(data_target), data_target))
+    try:
+        return _draw_staged(job, info, span, title, mats, staged)
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+
+
+def _draw_staged(
+    job: SpectrogramJob,
+    info: AudioInfo,
+    span: Span,
+    title: str,
+    mats: list[SpecMatrix],
+    staged: list[tuple[Path, Path]],
+) -> Drawn:
+    from audiokit.plots.kinds import Drawn
+
+    fo, sp = job.figure, job.spectral
     panels_per_lane = len(mats)
     width, height = fo.size("spectrogram", span.lanes * panels_per_lane)
     labels = [""]
@@ -228,8 +255,10 @@ def draw(
                 k += 1
         assert mesh is not None
         render.colorbar(fig, mesh, axes, "dB re max", "%+2.0f dB")
-        w, h, panels = finish_figure(fig, target, fo.overwrite)
-    if data_target is not None:
+        render.write_png(fig, staged[0][0])
+        w, h = (int(v) for v in fig.canvas.get_width_height(physical=True))
+        panels = tuple(render.panels(fig))
+    if len(staged) > 1:
         meta = {
             "sr": span.sr,
             "n_fft": sp.stft.n_fft,
@@ -243,7 +272,9 @@ def draw(
             "start": span.offset,
             "duration": span.duration,
         }
-        write_data(mats[-1], data_target, {k: str(v) for k, v in meta.items()}, fo.overwrite)
+        meta_text = {k: str(v) for k, v in meta.items()}
+        write_data_to(mats[-1], staged[1][0], meta_text, staged[1][1].suffix.lower())
+    files.commit_set(staged, replace=job.output.replace)
     return Drawn(
         w,
         h,

@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING, Any
 from audiokit import audio_io
 from audiokit.errors import UsageError
 from audiokit.inputs import Input
+from audiokit.output.naming import FilePlan
 from audiokit.plots import KINDS, SCALES
-from audiokit.plots.outputs import OutputSpec
 from audiokit.plots.render import Panel
 from audiokit.plots.spectra import DEFAULT_TOP_DB, StftParams
-from audiokit.writers import refuse_existing
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -77,8 +76,6 @@ class FigureOptions:
         Seconds; None: to the end (``zcr``: 10 ms).
     channel : int, "mix" or None
         None: one lane per channel.
-    overwrite : bool
-        Replace existing images.
     """
 
     width: float | None = None
@@ -89,7 +86,6 @@ class FigureOptions:
     start: float | None = None
     duration: float | None = None
     channel: int | str | None = None
-    overwrite: bool = True
 
     def size(self, kind: str, lanes: int) -> tuple[float, float]:
         """(width, height) in inches for ``lanes`` lanes of ``kind``."""
@@ -124,7 +120,7 @@ class PlotJob:
     kind: str
     figure: FigureOptions
     spectral: SpectralOptions
-    output: OutputSpec
+    output: FilePlan
 
 
 @dataclass(frozen=True)
@@ -133,10 +129,10 @@ class SpectrogramJob:
 
     figure: FigureOptions
     spectral: SpectralOptions
-    output: OutputSpec
+    output: FilePlan
     scale: str = "log"
     preemphasis: float | None = None
-    data: OutputSpec | None = None
+    data: FilePlan | None = None
 
 
 @dataclass(frozen=True)
@@ -296,7 +292,6 @@ def plot_task(job: PlotJob, inp: Input) -> DrawResult:
 
     t0 = time.perf_counter()
     target = job.output.path_for(inp)
-    refuse_existing(target, job.figure.overwrite)
     info, span = resolve(inp, job.figure, job.kind)
     drawn = kinds.draw(job, inp.path, info, span, title_for(inp, job.figure), target)
     return DrawResult(
@@ -346,9 +341,6 @@ def spectrogram_task(job: SpectrogramJob, inp: Input) -> DrawResult:
     t0 = time.perf_counter()
     target = job.output.path_for(inp)
     data_target = job.data.path_for(inp) if job.data is not None else None
-    for t in (target, data_target):
-        if t is not None:
-            refuse_existing(t, job.figure.overwrite)
     info, span = resolve(inp, job.figure, "spectrogram")
     drawn = spectrogram.draw(
         job, inp.path, info, span, title_for(inp, job.figure), target, data_target

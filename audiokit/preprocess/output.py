@@ -9,14 +9,17 @@ any step that changes sample values, or when the input is float, lossy or
 deeper than the output. ``--no-dither`` turns it off. The dither generator is
 seeded per output file, so runs are reproducible.
 
-Every file goes through :func:`audiokit.writers.atomic_path`; a file cut into
-segments is written as temporary files that are all renamed at the end, so a
-failure leaves none of them.
+Every file is written to a temporary file beside its target and committed
+without replacing an existing file unless ``--overwrite``/``--update``
+(:mod:`audiokit.output.files`); the segments of one input are committed as one
+set, so a failure or a kill leaves none of them, or (a kill in the middle of the
+commit) a set that the next run over the directory finishes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -24,7 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiokit.errors import OutputError, UsageError
-from audiokit.writers import refuse_existing
+from audiokit.output import files
+from audiokit.output.naming import FilePlan
+from audiokit.output.policy import EXISTS_HINT
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,13 +64,16 @@ class OutputSpec:
     dither : bool
         Allow TPDF dither when reducing resolution.
     name : str or None
-        Name template with ``{stem}``, ``{index}``, ``{ext}``.
+        Name template (see :mod:`audiokit.output.naming`), when no ``plan`` is given.
     overwrite : bool
-        Replace existing outputs.
+        Replace existing outputs, when no ``plan`` is given.
     dry_run : bool
         Write nothing.
     protected : frozenset of str
         Real paths of every input of the batch: never written.
+    plan : FilePlan or None
+        The run's output plan (the CLI makes it); None: one made from ``out``,
+        ``single``, ``name`` and ``overwrite``.
     """
 
     out: str | None = None
@@ -77,6 +85,22 @@ class OutputSpec:
     overwrite: bool = False
     dry_run: bool = False
     protected: frozenset[str] = frozenset()
+    plan: FilePlan | None = None
+
+    def file_plan(self, segmented: bool) -> FilePlan:
+        """Where this run's files go."""
+        if self.plan is not None:
+            return self.plan
+        if self.out is None:
+            raise UsageError("give -o OUT (or --dry-run)")
+        if self.single:
+            return FilePlan("file", self.out, "", replace=self.overwrite)
+        template = self.name or (DEFAULT_SEGMENT_NAME if segmented else DEFAULT_NAME)
+        return FilePlan("dir", self.out, template, replace=self.overwrite)
+
+    @property
+    def replace(self) -> bool:
+        return self.plan.replace if self.plan is not None else self.overwrite
 
 
 @dataclass(frozen=True)
@@ -169,28 +193,18 @@ def resolve_encoding(spec: OutputSpec, info: AudioInfo, exact: bool) -> Encoding
 def output_paths(inp: Input, spec: OutputSpec, ext: str, count: int | None) -> list[Path]:
     """Output paths of ``inp``: one file, or ``count`` numbered segments.
 
-    With ``-o FILE`` segments are named ``FILE-stem_000.ext``; under a
-    directory the input tree is mirrored (:func:`audiokit.inputs.output_path`).
+    With ``-o FILE`` segments are named ``FILE-stem_000.ext``; under a directory the
+    plan's template names them (see :mod:`audiokit.output.naming`).
     """
-    from audiokit.inputs import output_path
-
-    if spec.out is None:
-        raise UsageError("give -o OUT (or --dry-run)")
-    if spec.single and spec.name is None:
-        target = Path(spec.out)
-        if count is None:
-            return [target]
-        stem, folder = target.stem, target.parent
-        template = DEFAULT_SEGMENT_NAME
-    else:
-        folder = output_path(inp, spec.out, "_").parent
-        stem = inp.stem
-        template = spec.name or (DEFAULT_NAME if count is None else DEFAULT_SEGMENT_NAME)
+    plan = spec.file_plan(segmented=count is not None)
     if count is None:
-        return [folder / template.format(stem=stem, index=0, ext=ext)]
-    if "{index" not in template:
-        raise UsageError(f"--name {template!r} needs {{index}} when --segment is used")
-    return [folder / template.format(stem=stem, index=i, ext=ext) for i in range(count)]
+        return [plan.path_for(inp, ext=ext)]
+    return [plan.path_for(inp, ext=ext, index=i) for i in range(count)]
+
+
+def segment_path(inp: Input, spec: OutputSpec, ext: str, index: int) -> Path:
+    """The path of segment ``index`` of ``inp``."""
+    return spec.file_plan(segmented=True).path_for(inp, ext=ext, index=index)
 
 
 def quantize(block: np.ndarray, enc: Encoding, rng: Any) -> tuple[np.ndarray, int]:
@@ -220,11 +234,13 @@ def quantize(block: np.ndarray, enc: Encoding, rng: Any) -> tuple[np.ndarray, in
 
 
 class OutputSet:
-    """The outputs of one input, written to temporary files and renamed together on commit.
+    """The outputs of one input, written to temporary files and committed together.
 
     Use as a context manager; :meth:`open` each target (refused if it is an
-    input, or exists without ``overwrite``), :meth:`write` blocks to it. Leaving
-    the block with an exception removes every temporary file.
+    input, or exists without permission to replace it), :meth:`write` blocks to
+    it. Leaving the block cleanly commits every file as one set
+    (:func:`audiokit.output.files.commit_set`); leaving it with an exception
+    removes every temporary file.
     """
 
     def __init__(self, spec: OutputSpec, enc: Encoding, sr: int, channels: int) -> None:
@@ -235,21 +251,36 @@ class OutputSet:
         self.paths: list[Path] = []
         self.clipped = 0
         self.notes: list[str] = []
-        self._stack = contextlib.ExitStack()
         self._files: list[Any] = []
+        self._staged: list[tuple[Path, Path]] = []
+        self._raw: list[Any] = []
         self._rng: Any = None
 
     def __enter__(self) -> OutputSet:
-        self._stack.__enter__()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
         try:
-            for fh in self._files:
-                if fh is not None:
-                    fh.close()
+            for i in range(len(self._files)):
+                self.close(i)
+        except BaseException:
+            self._discard()
+            if exc_type is None:
+                raise
+            return
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            files.commit_set(self._staged, replace=self.spec.replace)
         finally:
-            self._stack.__exit__(*exc)
+            self._staged = []
+
+    def _discard(self) -> None:
+        for tmp, _ in self._staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._staged = []
 
     def check(self, target: Path) -> None:
         """Refuse a target that is an input, or exists without --overwrite (OutputError)."""
@@ -258,35 +289,39 @@ class OutputSet:
         if os.path.realpath(target) in self.spec.protected:
             raise OutputError("would overwrite an input (refused)", str(target))
         if self.spec.dry_run:  # a dry run says so and goes on
-            if not self.spec.overwrite and target.exists():
+            if not self.spec.replace and target.exists():
                 self.notes.append(f"{target} exists: a real run fails without --overwrite")
             return
-        refuse_existing(target, self.spec.overwrite)
+        if not self.spec.replace and os.path.lexists(target):
+            raise OutputError(EXISTS_HINT, str(target))
 
     def open(self, target: Path) -> int:
         """Start a new output file; returns its handle index."""
         import numpy as np
         import soundfile as sf
 
-        from audiokit import writers
-
         self.check(target)
         self.paths.append(target)
         self._rng = np.random.default_rng(len(self._files) + 1)
         if self.spec.dry_run:
             self._files.append(None)
+            self._raw.append(None)
             return len(self._files) - 1
-        tmp = self._stack.enter_context(writers.atomic_path(target, overwrite=True))
+        tmp = files.temp_path(target)
+        self._staged.append((tmp, target))
         try:
             # Through a Python file object: libsndfile then skips the fsync() it does on
-            # close for paths (1 ms+ per file); the rename in atomic_path stays atomic.
-            raw = self._stack.enter_context(open(tmp, "w+b"))
+            # close for paths (1 ms+ per file); the commit stays atomic.
+            raw = _GuardedFile(tmp, "w+b")
             fh = sf.SoundFile(
                 raw, "w", self.sr, self.channels, self.enc.subtype, format=self.enc.format
             )
+        except OSError as exc:
+            raise files.os_error(exc, target) from None
         except Exception as exc:
             raise OutputError(f"cannot write: {exc}", str(target)) from None
         self._files.append(fh)
+        self._raw.append(raw)
         return len(self._files) - 1
 
     def write(self, handle: int, block: np.ndarray) -> None:
@@ -297,12 +332,65 @@ class OutputSet:
             data, clipped = quantize(block[:, start : start + step], self.enc, self._rng)
             self.clipped += clipped
             if fh is not None:
-                fh.write(data)
+                try:
+                    fh.write(data)
+                except Exception as exc:
+                    raise _write_error(exc, self.paths[handle]) from None
+                raw = self._raw[handle]
+                if raw is not None and raw.error is not None:
+                    raise _write_error(raw.error, self.paths[handle])
 
     def close(self, handle: int) -> None:
-        fh = self._files[handle]
-        if fh is not None:
-            fh.close()
+        """Finish output ``handle`` (its header, its last bytes); raises on a failed write."""
+        fh, raw = self._files[handle], self._raw[handle]
+        self._files[handle] = self._raw[handle] = None
+        try:
+            if fh is not None:
+                fh.close()
+            if raw is not None:
+                raw.close()
+                if raw.error is not None:
+                    raise raw.error
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                if raw is not None:
+                    raw.close()
+            raise _write_error(exc, self.paths[handle]) from None
+
+
+class _GuardedFile(io.FileIO):
+    """A file for libsndfile's virtual I/O that keeps a failed write instead of raising.
+
+    An exception raised inside libsndfile's callback would only be printed (cffi's
+    "Exception ignored" traceback) and turned into a short write; here the error is
+    kept and raised after the call, so a full disk fails the output instead of
+    committing a truncated file.
+    """
+
+    error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        if self.error is not None:
+            return 0
+        try:
+            return super().write(data) or 0
+        except OSError as exc:
+            self.error = exc
+            return 0
+
+
+def _write_error(exc: BaseException, target: Path) -> OutputError:
+    """One line for a failed audio write (libsndfile says little; errno says more)."""
+    import errno as _errno
+
+    if isinstance(exc, OSError):
+        return files.os_error(exc, target)
+    text = str(exc)
+    if "No space" in text or "ENOSPC" in text:
+        return files.os_error(OSError(_errno.ENOSPC, "No space left on device"), target)
+    return OutputError(
+        f"cannot write: {text.splitlines()[0] if text else type(exc).__name__}", str(target)
+    )
 
 
 @dataclass

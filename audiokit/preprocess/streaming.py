@@ -349,7 +349,7 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
     """Preprocess one long file block by block (see the module docstring)."""
     from audiokit import audio_io
     from audiokit.preprocess.loudness import decide_gain, gain_reduced_warning
-    from audiokit.preprocess.output import OutputSet, output_paths
+    from audiokit.preprocess.output import OutputSet, output_paths, segment_path
     from audiokit.preprocess.process import finish_report, new_report
 
     plan = job.plan
@@ -389,7 +389,7 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
             return Path(os.devnull)  # dry run without -o: nothing is opened for real
         if index is None:
             return output_paths(inp, job.spec, enc.ext, None)[0]
-        return output_paths(inp, job.spec, enc.ext, index + 1)[-1]
+        return segment_path(inp, job.spec, enc.ext, index)
 
     spec = job.spec if job.spec.out is not None else _dry(job)
     with OutputSet(spec, enc, sr, ch) as outs:
