@@ -142,3 +142,17 @@ def test_discover_skips_this_runs_outputs(tmp_path: Path) -> None:
     # An output that is the walked tree itself is not excluded: the collision check refuses it.
     inputs, _ = discover([str(tmp_path / "data/clean")], exclude=[str(tmp_path / "data/clean")])
     assert [i.rel for i in inputs] == ["a.wav", "sub/b.wav"]
+
+
+def test_several_roots_are_mirrored_below_their_common_parent(tmp_path: Path) -> None:
+    _touch(tmp_path, "x/s/a.wav", "y/s/a.wav", "x/b.wav")
+    one, _ = discover([str(tmp_path / "x")])
+    assert [i.rel for i in one] == ["b.wav", "s/a.wav"]  # one root: paths below it
+    two, _ = discover([str(tmp_path / "x"), str(tmp_path / "y")])
+    assert [i.rel for i in two] == ["x/b.wav", "x/s/a.wav", "y/s/a.wav"]
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{tmp_path}/x/s/a.wav\n{tmp_path}/y/s/a.wav\n")
+    named, _ = discover([], files_from=str(listing))
+    assert [i.rel for i in named] == ["x/s/a.wav", "y/s/a.wav"]
+    same_dir, _ = discover([str(tmp_path / "x/s/a.wav"), str(tmp_path / "x/b.wav")])
+    assert [i.rel for i in same_dir] == ["s/a.wav", "b.wav"]

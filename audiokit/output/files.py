@@ -46,10 +46,12 @@ _SCRATCH_RE = re.compile(r"^audiokit-[a-z]+-(?P<pid>\d+)-")
 
 def os_error(exc: OSError, path: str | os.PathLike[str]) -> OutputError:
     """One line for a failed write: ``no space left on device``, ``permission denied``..."""
-    reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
-    if exc.errno == errno.ENOSPC:
+    text = str(exc)
+    reason = (exc.strerror or text.splitlines()[0] if text else type(exc).__name__).lower()
+    # pyarrow and libsndfile report errno in their message text, not in exc.errno.
+    if exc.errno == errno.ENOSPC or "no space left" in text.lower():
         reason = "no space left on device"
-    elif exc.errno == errno.EDQUOT:
+    elif exc.errno == errno.EDQUOT or "quota exceeded" in text.lower():
         reason = "disk quota exceeded"
     return OutputError(f"cannot write: {reason}", os.fspath(path))
 
