@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from audiokit.inputs import Input
-from audiokit.plots import analysis, spectra
 from audiokit.output.naming import FilePlan
+from audiokit.plots import analysis, spectra
 from audiokit.plots.tasks import FigureOptions, PlotJob, SpectralOptions, plot_task
 from tests.conftest import sine
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from audiokit.inputs import Input
-from audiokit.plots import spectra
 from audiokit.output.naming import FilePlan
+from audiokit.plots import spectra
 from audiokit.plots.tasks import FigureOptions, SpectralOptions, SpectrogramJob, spectrogram_task
 from tests.conftest import sine
 from tests.test_plot import luminance, png_info, png_rgb
