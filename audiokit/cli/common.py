@@ -284,17 +284,23 @@ def file_outputs(
 
     main = plans[0]
     with contextlib.ExitStack() as stack:
-        locks: dict[str, tuple[str, bool]] = {}
+        # A run over many inputs holds its output directory; a run over one input holds
+        # its files, and shares the directory with other such runs (make -j).
+        locks: dict[str, tuple[str, bool, bool]] = {}
         for plan in plans:
             if plan.mode == "stdout":
                 stack.callback(shutil.rmtree, plan.root, True)
-            elif plan.mode == "file" or len(run.inputs) == 1:
+                continue
+            if plan.mode == "dir":
+                shared = len(run.inputs) == 1
+                locks.setdefault(os.path.realpath(plan.root), (plan.root, True, shared))
+            if plan.mode == "file" or len(run.inputs) == 1:
                 for target in targets(run.inputs[0]) if run.inputs else ():
-                    locks[os.path.realpath(target)] = (str(target), False)
-            else:
-                locks[os.path.realpath(plan.root)] = (plan.root, True)
-        for target, directory in locks.values():
-            stack.enter_context(OutputLock(target, directory=directory, wait=options.wait))
+                    locks[os.path.realpath(target)] = (str(target), False, False)
+        for target, directory, shared in locks.values():
+            stack.enter_context(
+                OutputLock(target, directory=directory, wait=options.wait, shared=shared)
+            )
         decisions = decide(main, run.inputs, options, targets)
         run.fail_all(decisions.failures)
         run.skip(len(decisions.skipped))

@@ -355,6 +355,8 @@ def _render(
     from audiokit.preprocess.process import warm_up
 
     to_stdout = files is not None and files.mode == "stdout"
+    if to_stdout and kw["report"] == "-":
+        raise UsageError("-o - and --report -: standard output holds one of them")
     fmt = choose_format(kw["as_json"], kw["as_csv"])
     spec = TableSpec(tuple(ROW_TYPES), ROW_TYPES, key="input")
     report = (
@@ -406,6 +408,8 @@ def _render(
                 run.skipped = len(done)
         for res in run.run(task, todo, warm_up=functools.partial(warm_up, job.plan)):
             rep = res.value
+            if to_stdout:
+                rep.outputs = ["-"]  # not the scratch file it went through
             for w in rep.warnings:
                 run.warn(f"audiokit: {rep.input}: warning: {w}")
             row = rep.row()

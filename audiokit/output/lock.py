@@ -42,14 +42,25 @@ class OutputLock:
         ``target`` is a directory (created if missing).
     wait
         Seconds to wait for another run to release it (0: fail at once).
+    shared
+        Take the lock shared (a run writing one file into a directory shares the
+        directory with others like it, but not with a run that writes the directory).
+
+    The last holder removes the lock file on release (while holding it exclusively,
+    so that a run waiting on the old file notices and takes the new one).
     """
 
     def __init__(
-        self, target: str | os.PathLike[str], directory: bool = False, wait: float = 0.0
+        self,
+        target: str | os.PathLike[str],
+        directory: bool = False,
+        wait: float = 0.0,
+        shared: bool = False,
     ) -> None:
         self.target = Path(target)
         self.path = lock_path(target, directory)
         self.wait = wait
+        self.shared = shared
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -63,7 +74,8 @@ class OutputLock:
         while True:
             fd = self._open()
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
             except OSError as exc:
                 os.close(fd)
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
@@ -81,8 +93,12 @@ class OutputLock:
             if not same:
                 os.close(fd)
                 continue
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            if not self.shared:
+                try:
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"{os.getpid()}\n".encode())
+                except OSError:
+                    pass  # a full disk: the pid is only for messages
             self._fd = fd
             return
 
@@ -107,8 +123,13 @@ class OutputLock:
     def release(self) -> None:
         if self._fd is None:
             return
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)  # while still holding it: a waiter then retries on a new file
+        try:
+            # Remove the file only when nobody else holds it (a shared lock may have
+            # company), and while holding it: a run waiting on it then sees a new file.
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(self.path)
+        except OSError:
+            pass
         os.close(self._fd)
         self._fd = None
 

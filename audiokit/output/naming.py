@@ -293,8 +293,9 @@ def decide(
     options
         ``--overwrite`` / ``--skip-existing`` / ``--update``.
     targets
-        The outputs that show an input is done (its image and data file; its first
-        segment, which is committed last).
+        The outputs of an input, the one that shows it done first (its image, then its
+        data file; its first segment, which a set commits last). ``--skip-existing``
+        skips an input whose first output exists.
     sweep
         Remove dead runs' temporaries and finish their interrupted sets in the
         directories written to (:func:`audiokit.output.files.sweep`).
@@ -333,10 +334,8 @@ def decide(
         if not existing or policy is Existing.OVERWRITE:
             out.todo.append(inp)
         elif policy is Existing.SKIP:
-            if len(existing) == len(paths):
-                out.skipped.append(inp)
-            else:
-                out.todo.append(inp)
+            # The first output marks the input done (sets commit it last).
+            out.skipped.append(inp) if os.path.lexists(paths[0]) else out.todo.append(inp)
         elif policy is Existing.UPDATE:
             out.skipped.append(inp) if _up_to_date(inp, paths) else out.todo.append(inp)
         else:

@@ -161,6 +161,8 @@ class TableSink:
         self._state_text = ""
         self._old_signatures: dict[str, tuple[int, ...]] = {}
         self._last: str | None = None
+        self._todo = 0
+        self._companion: Path | None = None
         existing = self.options.existing
         if (output is None or output == STDIN) and (
             existing in (Existing.UPDATE, Existing.SKIP) or self.options.prune
@@ -218,6 +220,7 @@ class TableSink:
         try:
             files.sweep(main.target.parent)
             todo = self._plan_existing(main)
+            self._todo = len(todo)
             self._start_writers()
         except BaseException:
             self._release()
@@ -290,6 +293,8 @@ class TableSink:
                             f"{main.target}: changed since audiokit wrote it, so --update cannot "
                             "trust it: use --overwrite"
                         )
+        except UsageError:
+            raise
         except (OSError, ValueError) as exc:
             raise UsageError(f"{where}: cannot read it for --update: {exc}") from None
         except Exception as exc:  # pyarrow's errors for a damaged file
@@ -440,6 +445,8 @@ class TableSink:
                 t.writer.write(rows)
                 if self._text_stream is not None:
                     self._text_stream.flush()
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): not an error
         except OSError as exc:
             raise files.os_error(exc, t.target or "-") from None
 
@@ -470,6 +477,9 @@ class TableSink:
                 for t in self.tables:
                     if t.writer is not None:
                         t.writer.close()
+        except BrokenPipeError:
+            self.abort()
+            raise
         except OSError as exc:
             self.abort()
             raise files.os_error(exc, self.output or "-") from None
@@ -480,9 +490,11 @@ class TableSink:
             self._release()
 
     def _commit(self) -> None:
-        changed = self.succeeded > 0 or self.pruned > 0
+        # Nothing succeeded (or nothing to do and nothing pruned): the table on disk
+        # stays as it was, byte for byte.
+        changed = self.succeeded > 0 or (self.pruned > 0 and self._todo == 0)
         if self._existed and not changed:
-            self.abort()  # nothing new: the table on disk stays as it was, byte for byte
+            self.abort()
             return
         pairs: list[tuple[Path, Path]] = []
         for t in self.tables:
@@ -495,8 +507,9 @@ class TableSink:
             state = json.loads(self._state_text)
             state["table"] = [st.st_size, st.st_mtime_ns]
             companion = files.temp_path(state_path(main.target))
-            companion.write_text(json.dumps(state, sort_keys=True))
             pairs.append((companion, state_path(main.target)))
+            self._companion = companion  # removed by abort() if the next steps fail
+            companion.write_text(json.dumps(state, sort_keys=True))
         replace = self.options.existing in (Existing.OVERWRITE, Existing.UPDATE)
         if not self._existed and main.fmt != "parquet" and main.target is not None:
             # A state companion left without its table (the table was deleted): stale.
@@ -509,6 +522,10 @@ class TableSink:
 
     def abort(self) -> None:
         """Drop what was written (the old output stays)."""
+        if self._companion is not None:
+            with contextlib.suppress(OSError):
+                self._companion.unlink()
+            self._companion = None
         for t in self.tables:
             if t.writer is not None:
                 t.writer.abort()

@@ -356,13 +356,15 @@ def save_png(
         The file cannot be written (or exists and ``overwrite`` is False).
     """
     with writers.atomic_path(target, overwrite=overwrite) as tmp:
-        write_png(fig, tmp)
+        write_png(fig, tmp, target)
     w, h = fig.canvas.get_width_height(physical=True)
     return int(w), int(h)
 
 
-def write_png(fig: Figure, path: str | os.PathLike[str]) -> None:
-    """Write ``fig`` to ``path`` as it is (a temporary file that the caller commits)."""
+def write_png(
+    fig: Figure, path: str | os.PathLike[str], target: str | os.PathLike[str] | None = None
+) -> None:
+    """Write ``fig`` to ``path`` (a temporary file that the caller commits to ``target``)."""
     try:
         fig.savefig(
             path,
@@ -372,4 +374,4 @@ def write_png(fig: Figure, path: str | os.PathLike[str]) -> None:
             pil_kwargs={"compress_level": 1},
         )
     except OSError as exc:
-        raise files.os_error(exc, path) from None
+        raise files.os_error(exc, target if target is not None else path) from None

@@ -255,7 +255,7 @@ def _draw_staged(
                 k += 1
         assert mesh is not None
         render.colorbar(fig, mesh, axes, "dB re max", "%+2.0f dB")
-        render.write_png(fig, staged[0][0])
+        render.write_png(fig, *staged[0])
         w, h = (int(v) for v in fig.canvas.get_width_height(physical=True))
         panels = tuple(render.panels(fig))
     if len(staged) > 1:
@@ -273,7 +273,10 @@ def _draw_staged(
             "duration": span.duration,
         }
         meta_text = {k: str(v) for k, v in meta.items()}
-        write_data_to(mats[-1], staged[1][0], meta_text, staged[1][1].suffix.lower())
+        try:
+            write_data_to(mats[-1], staged[1][0], meta_text, staged[1][1].suffix.lower())
+        except OSError as exc:
+            raise files.os_error(exc, staged[1][1]) from None
     files.commit_set(staged, replace=job.output.replace)
     return Drawn(
         w,

@@ -19,6 +19,7 @@ commit) a set that the next run over the directory finishes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 from collections.abc import Mapping
@@ -332,11 +333,14 @@ class OutputSet:
             data, clipped = quantize(block[:, start : start + step], self.enc, self._rng)
             self.clipped += clipped
             if fh is not None:
+                raw = self._raw[handle]
                 try:
                     fh.write(data)
                 except Exception as exc:
-                    raise _write_error(exc, self.paths[handle]) from None
-                raw = self._raw[handle]
+                    # soundfile asserts on the short write that a failed write leaves:
+                    # the kept OSError says why.
+                    cause = raw.error if raw is not None and raw.error is not None else exc
+                    raise _write_error(cause, self.paths[handle]) from None
                 if raw is not None and raw.error is not None:
                     raise _write_error(raw.error, self.paths[handle])
 
@@ -355,7 +359,8 @@ class OutputSet:
             with contextlib.suppress(Exception):
                 if raw is not None:
                     raw.close()
-            raise _write_error(exc, self.paths[handle]) from None
+            cause = raw.error if raw is not None and raw.error is not None else exc
+            raise _write_error(cause, self.paths[handle]) from None
 
 
 class _GuardedFile(io.FileIO):
@@ -372,22 +377,26 @@ class _GuardedFile(io.FileIO):
     def write(self, data: Any) -> int:
         if self.error is not None:
             return 0
+        view = memoryview(data).cast("B")
+        done = 0
         try:
-            return super().write(data) or 0
+            while done < len(view):  # a full disk first gives a short write, then ENOSPC
+                n = super().write(view[done:])
+                if not n:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                done += n
         except OSError as exc:
             self.error = exc
-            return 0
+        return done
 
 
 def _write_error(exc: BaseException, target: Path) -> OutputError:
     """One line for a failed audio write (libsndfile says little; errno says more)."""
-    import errno as _errno
-
     if isinstance(exc, OSError):
         return files.os_error(exc, target)
     text = str(exc)
     if "No space" in text or "ENOSPC" in text:
-        return files.os_error(OSError(_errno.ENOSPC, "No space left on device"), target)
+        return files.os_error(OSError(errno.ENOSPC, "No space left on device"), target)
     return OutputError(
         f"cannot write: {text.splitlines()[0] if text else type(exc).__name__}", str(target)
     )
