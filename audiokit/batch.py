@@ -13,19 +13,15 @@ task's module (``functools.lru_cache``): each worker process loads it once.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
+import functools
 import os
-import signal
 import sys
 import traceback
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from audiokit import warmup
+from audiokit import pool, warmup
 from audiokit.errors import AudiokitError
 from audiokit.inputs import Input
 
@@ -59,12 +55,6 @@ class Failure:
 Outcome = Success[T] | Failure
 
 
-# --------------------------------------------------------------------------- discovery
-
-
-# --------------------------------------------------------------------------- running
-
-
 def describe(exc: BaseException, inp: Input | None = None) -> str:
     """One line saying why ``inp`` failed.
 
@@ -91,21 +81,8 @@ def call(task: Callable[[Input], T], inp: Input) -> Outcome[T]:
         return Failure(inp, describe(exc, inp), traceback.format_exc())
 
 
-def _exit_worker(signum: int, frame: Any) -> None:
-    # SystemExit unwinds the running task (its temporary files are removed) and then ends
-    # the worker. Once told to stop, a worker has nothing left to say: what the pool's
-    # machinery prints while it is torn down (EOFError on a closed queue) is not for users.
-    with contextlib.suppress(OSError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-    raise SystemExit(128 + signum)
-
-
-def _worker_init(threads: int) -> None:
-    # The main process decides when to stop; workers stop when it tells them (SIGTERM),
-    # or on Ctrl-C, which the terminal sends to the whole process group.
-    signal.signal(signal.SIGTERM, _exit_worker)
-    signal.signal(signal.SIGINT, _exit_worker)
+def _limit_threads(threads: int) -> None:
+    """In a worker: BLAS and OpenMP threads share the cores with the other workers."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
         from threadpoolctl import threadpool_limits
@@ -115,19 +92,8 @@ def _worker_init(threads: int) -> None:
         pass
 
 
-def default_jobs() -> int:
-    """Number of usable cores."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _mp_context() -> Any:
-    # fork starts workers in milliseconds and shares the already imported modules.
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()  # pragma: no cover
+#: Number of usable cores.
+default_jobs = pool.default_jobs
 
 
 class Progress:
@@ -215,11 +181,6 @@ def run(
     yield from _run_pool(task, inputs, jobs, fail_fast, progress, w)
 
 
-def call_chunk(task: Callable[[Input], T], chunk: Sequence[Input]) -> list[Outcome[T]]:
-    """:func:`call` over several inputs in one round trip to a worker."""
-    return [call(task, inp) for inp in chunk]
-
-
 def _chunks(n_inputs: int, jobs: int) -> int:
     # Small files cost less than a round trip to a worker: send them in chunks, but keep
     # at least ~8 chunks per worker so that the load stays balanced.
@@ -235,53 +196,23 @@ def _run_pool(
     weights: list[float],
 ) -> Iterator[Outcome[T]]:
     threads = max(1, default_jobs() // jobs)
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=_mp_context(), initializer=_worker_init, initargs=(threads,)
+    results = pool.imap(
+        functools.partial(call, task),
+        inputs,
+        jobs,
+        chunk=_chunks(len(inputs), jobs),
+        init=functools.partial(_limit_threads, threads),
     )
-    size = _chunks(len(inputs), jobs)
-    starts = iter(range(0, len(inputs), size))
-    pending: deque[tuple[int, Future[list[Outcome[T]]]]] = deque()
-
-    def submit_next() -> None:
-        for i in starts:
-            pending.append((i, pool.submit(call_chunk, task, inputs[i : i + size])))
-            return
-
-    clean = False
-    try:
-        for _ in range(jobs * 4):
-            submit_next()
-        while pending:
-            i, fut = pending.popleft()
-            outs = fut.result()
-            submit_next()
-            for k, out in enumerate(outs):
-                if progress:
-                    progress.update(weights[i + k])
-                yield out
-                if fail_fast and not out.ok:
-                    return
-        clean = True
-    finally:
-        if clean:
-            pool.shutdown(wait=True)
+    for i, result in results:
+        out: Outcome[T]
+        if isinstance(result, pool.Lost):
+            out = Failure(inputs[i], result.reason)
+        elif isinstance(result, pool.Raised):
+            out = Failure(inputs[i], result.reason, result.detail)
         else:
-            _stop_pool(pool, pending)
-
-
-def _stop_pool(pool: ProcessPoolExecutor, pending: deque[tuple[int, Future[Any]]]) -> None:
-    """Cancel queued work and stop the workers so that they remove their temporary files."""
-    for _, fut in pending:
-        fut.cancel()
-    procs = list(getattr(pool, "_processes", {}).values())
-    for proc in procs:
-        if proc.is_alive():
-            try:
-                os.kill(proc.pid, signal.SIGTERM)
-            except OSError:
-                pass
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        proc.join(timeout=10)
-        if proc.is_alive():
-            proc.kill()
+            out = result
+        if progress:
+            progress.update(weights[i])
+        yield out
+        if fail_fast and not out.ok:
+            return

@@ -206,13 +206,19 @@ def discover(
     seen: set[str] = set()
     excluded = [os.path.realpath(e) for e in exclude]
 
+    tops: dict[Path, list[str]] = {}
+
     def is_excluded(path: Path, root: Path) -> bool:
         # Only outputs strictly inside the tree being walked: an output equal to the tree
-        # (or above it) is left to check_collisions, which refuses to overwrite inputs.
-        real, top = os.path.realpath(path), os.path.realpath(root) + os.sep
-        return any(
-            e.startswith(top) and (real == e or real.startswith(e + os.sep)) for e in excluded
-        )
+        # (or above it) is left to the output planner, which refuses to overwrite inputs.
+        inside = tops.get(root)
+        if inside is None:
+            top = os.path.realpath(root) + os.sep
+            inside = tops[root] = [e for e in excluded if e.startswith(top)]
+        if not inside:
+            return False
+        real = os.path.realpath(path)
+        return any(real == e or real.startswith(e + os.sep) for e in inside)
 
     bases: list[str | None] = []
 

@@ -184,34 +184,29 @@ def iter_blocks(
         for f0, y, ext, core, width, edges in _plan(source, sr, p, block_frames):
             yield f0, compute_block(y, sr, p, ext, core, width, edges)
         return
-    import multiprocessing
-    from collections import deque
-
     # As many blocks per worker (no worker idle in the last round), at most block_frames each.
     n_blocks = -(-n_blocks // jobs) * jobs
     block_frames = -(-n_frames_for(source.n, p) // n_blocks)
-    from concurrent.futures import Future, ProcessPoolExecutor
-
-    from audiokit import warmup
+    from audiokit import pool, warmup
+    from audiokit.errors import InputError
     from audiokit.features.warm import warm_up
 
     warmup.run(functools.partial(warm_up, p, sr))
-    pool = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=single_thread_blas,
-    )
-    pending: deque[tuple[int, Future[BlockFeatures]]] = deque()
-    try:
-        for f0, y, ext, core, width, edges in _plan(source, sr, p, block_frames):
-            pending.append((f0, pool.submit(compute_block, y, sr, p, ext, core, width, edges)))
-            if len(pending) >= 2 * jobs:
-                first, fut = pending.popleft()
-                yield first, fut.result()
-        while pending:
-            first, fut = pending.popleft()
-            yield first, fut.result()
-    finally:
-        for _, fut in pending:
-            fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+    blocks = _plan(source, sr, p, block_frames)
+    starts: dict[int, int] = {}
+
+    def numbered() -> Iterator[tuple[Any, ...]]:
+        for k, (f0, *rest) in enumerate(blocks):
+            starts[k] = f0
+            yield tuple(rest)
+
+    work = functools.partial(_compute_planned, sr=sr, p=p)
+    for k, result in pool.imap(work, numbered(), jobs, window=2 * jobs, init=single_thread_blas):
+        if isinstance(result, (pool.Lost, pool.Raised)):
+            raise InputError(f"block {k}: {result.reason}")
+        yield starts.pop(k), result
+
+
+def _compute_planned(planned: tuple[Any, ...], sr: int, p: FeatureParams) -> BlockFeatures:
+    y, ext, core, width, edges = planned
+    return compute_block(y, sr, p, ext, core, width, edges)
