@@ -18,10 +18,10 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from audiokit import pool, warmup
+from audiokit import pool, quiet, warmup
 from audiokit.errors import AudiokitError
 from audiokit.inputs import Input
 
@@ -34,6 +34,8 @@ class Success(Generic[T]):
 
     input: Input
     value: T
+    notes: tuple[str, ...] = ()
+    """Warnings about the input (what a decoder printed, NumPy's warnings), one line each."""
     ok: bool = field(default=True, init=False)
 
 
@@ -44,6 +46,7 @@ class Failure:
     input: Input
     reason: str
     detail: str | None = None
+    notes: tuple[str, ...] = ()
     ok: bool = field(default=False, init=False)
 
     @property
@@ -74,11 +77,21 @@ def describe(exc: BaseException, inp: Input | None = None) -> str:
 
 
 def call(task: Callable[[Input], T], inp: Input) -> Outcome[T]:
-    """Run ``task(inp)`` and wrap its value or its error (never raises but for interrupts)."""
-    try:
-        return Success(inp, task(inp))
-    except Exception as exc:
-        return Failure(inp, describe(exc, inp), traceback.format_exc())
+    """Run ``task(inp)`` and wrap its value or its error (never raises but for interrupts).
+
+    What libraries print or warn meanwhile is captured (:mod:`audiokit.quiet`) and
+    comes back as the outcome's ``notes``.
+    """
+    out: Outcome[T]
+    with quiet.captured() as noise:
+        try:
+            out = Success(inp, task(inp))
+        except Exception as exc:
+            out = Failure(inp, describe(exc, inp), traceback.format_exc())
+    notes = tuple(noise.notes())
+    if notes and isinstance(out, Failure):  # one line per problem: the rest goes with -v
+        return replace(out, detail=f"{out.detail or ''}{noise.text}{''.join(noise.warnings)}")
+    return replace(out, notes=notes) if notes else out
 
 
 def _limit_threads(threads: int) -> None:

@@ -71,3 +71,24 @@ class MissingDependencyError(AudiokitError):
 
 class LockedError(OutputError):
     """An output is locked by another audiokit run (exit 75)."""
+
+
+def safe_text(text: str) -> str:
+    """``text`` fit for one terminal line: control characters and undecodable bytes escaped.
+
+    A file name holding a newline cannot forge a second message line, an ANSI escape in
+    a name is shown, not obeyed, and bytes that are not UTF-8 (kept by the
+    ``surrogateescape`` error handler) appear as ``\\xNN``.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:  # a byte that did not decode
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o < 0x20 or o == 0x7F or 0x80 <= o < 0xA0:
+            out.append(repr(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -10,6 +10,7 @@ output trees mirror (see :func:`_mirror`; the output layer,
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import os
 import stat
@@ -65,8 +66,32 @@ def parse_extensions(spec: str | None) -> frozenset[str]:
     return frozenset(exts)
 
 
-def _walk(root: Path, exts: frozenset[str]) -> Iterator[Path]:
-    """Files under ``root`` with a wanted extension, sorted, following symlinks once."""
+#: Seconds a named pipe given as an argument may stay without a writer.
+PIPE_TIMEOUT = float(os.environ.get("AUDIOKIT_PIPE_TIMEOUT", "5"))
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def special_kind(path: str | os.PathLike[str]) -> str | None:
+    """``a named pipe``, ``a socket``, ``a ... device``, or None for files and directories."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return next((name for test, name in _SPECIAL if test(mode)), None)
+
+
+def _walk(root: Path, exts: frozenset[str], notes: list[str] | None = None) -> Iterator[Path]:
+    """Files under ``root`` with a wanted extension, sorted, following symlinks once.
+
+    Named pipes, sockets and devices met on the way are skipped (reading one could
+    block forever), each with a note in ``notes``.
+    """
     seen: set[tuple[int, int]] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         try:
@@ -82,7 +107,12 @@ def _walk(root: Path, exts: frozenset[str]) -> Iterator[Path]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if not name.startswith(".") and Path(name).suffix.lower() in exts:
-                yield Path(dirpath) / name
+                path = Path(dirpath) / name
+                kind = special_kind(path)
+                if kind is None:
+                    yield path
+                elif notes is not None:
+                    notes.append(f"{path}: skipped: {kind}, not a file")
 
 
 def _has_magic(s: str) -> bool:
@@ -158,6 +188,7 @@ def discover(
     extensions: frozenset[str] = WALK_EXTENSIONS,
     stdin: IO[bytes] | None = None,
     exclude: Sequence[str | os.PathLike[str]] = (),
+    notes: list[str] | None = None,
 ) -> tuple[list[Input], list[Problem]]:
     """Expand command-line paths into an ordered, de-duplicated list of inputs.
 
@@ -168,8 +199,9 @@ def discover(
         files filtered by ``extensions``), glob patterns (``**`` recurses) and
         ``-`` for audio on standard input. Standard input and named pipes
         (``<(sox ...)``, ``mkfifo``) given as arguments are copied to temporary
-        files first, so that every reader can seek; pipes met while walking a
-        directory are read where they are.
+        files first, so that every reader can seek (a pipe with no data within
+        :data:`PIPE_TIMEOUT` seconds is a problem, not a hang); pipes, sockets and
+        devices met while walking a directory are skipped with a note.
     files_from
         A file listing one path per line (``-``: standard input); each line is
         expanded like a command-line path.
@@ -182,6 +214,9 @@ def discover(
         Outputs of this run (files or directories): never picked up when walking
         directories or expanding globs, so ``preprocess data/ -o data/clean/`` does not
         read its own earlier outputs.
+    notes
+        Collects one line per special file (named pipe, socket, device) skipped
+        while walking a directory.
 
     Returns
     -------
@@ -244,8 +279,11 @@ def discover(
                 continue
             seen.add(arg)
             try:
-                with open(p, "rb") as stream:
+                with _open_pipe(p, PIPE_TIMEOUT) as stream:
                     tmp = _spool(stream, p.suffix.lower() or None)
+            except InputError as exc:
+                problems.append((_named(arg), exc.message))
+                continue
             except OSError as exc:
                 problems.append((_named(arg), f"cannot read: {exc.strerror or exc}"))
                 continue
@@ -255,7 +293,7 @@ def discover(
             continue
         if p.is_dir():
             found = False
-            for f in _walk(p, extensions):
+            for f in _walk(p, extensions, notes):
                 if not is_excluded(f, p):
                     add(f, f.relative_to(p), p)
                     found = True
@@ -307,6 +345,30 @@ def _mirror(inputs: list[Input], bases: list[str | None]) -> list[Input]:
         rel = os.path.relpath(os.path.join(base, inp.rel), common)
         out.append(Input(path=inp.path, display=inp.display, rel=rel))
     return out
+
+
+@contextlib.contextmanager
+def _open_pipe(path: Path, timeout: float) -> Iterator[IO[bytes]]:
+    """Open a named pipe for reading, waiting at most ``timeout`` s for a writer's data.
+
+    A plain ``open`` blocks until something opens the other end, forever if nothing
+    does (a stray FIFO in a nightly job): here the wait is bounded.
+    """
+    import select
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        if not poller.poll(max(0.0, timeout) * 1000):
+            raise InputError(f"a named pipe with nothing written to it within {timeout:g} s")
+        os.set_blocking(fd, True)
+        stream = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with stream:
+        yield stream
 
 
 def _is_pipe(path: Path) -> bool:

@@ -86,11 +86,20 @@ def _context() -> Any:
 
 def _exit_worker(signum: int, frame: Any) -> None:
     # SystemExit unwinds the running task (its temporary files are removed) and then
-    # ends the worker, which has nothing left to say.
-    with contextlib.suppress(OSError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
+    # ends the worker, which has nothing left to say. A second signal (Ctrl-C reaches
+    # the whole group, then the parent sends SIGTERM) must not cut that cleanup short:
+    # later ones do nothing (a no-op handler, not SIG_IGN: Python would raise "signal
+    # ignored due to race condition" for one already on its way).
+    signal.signal(signal.SIGTERM, _ignore)
+    signal.signal(signal.SIGINT, _ignore)
+    from audiokit import quiet
+
+    quiet.silence()
     raise SystemExit(128 + signum)
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    return None
 
 
 def _die_with_parent(parent: int) -> None:
@@ -144,7 +153,12 @@ class _Proc:
         self.conn = ours
         self.held: deque[int] = deque()
         self.proc = ctx.Process(target=_worker, args=(theirs, fn, init, os.getpid()))
-        self.proc.start()
+        from audiokit.output.files import signals_held
+
+        # A Ctrl-C during the fork would find the new worker without its handlers yet
+        # (a traceback from multiprocessing's bootstrap): the parent takes it after.
+        with signals_held():
+            self.proc.start()
         theirs.close()
 
     def send(self, chunk: list[tuple[int, Any]]) -> None:

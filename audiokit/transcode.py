@@ -70,10 +70,15 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
     fd, tmp = tempfile.mkstemp(prefix=scratch_name("ffmpeg"), suffix=".wav")
     os.close(fd)
     _remove_at_exit(tmp)
-    cmd = [exe, "-nostdin", "-hide_banner", "-y", "-i", str(p), "-map", "0:a:0"]
-    cmd += ["-c:a", "pcm_s16le", "-rf64", "auto", "-f", "wav", tmp]
+    # "file:" and an absolute path: no name is ever read as a protocol (concat:, pipe:,
+    # subfile,...:) or an option; -nostdin: ffmpeg never reads the caller's terminal or pipe.
+    source = "file:" + os.path.abspath(p)
+    cmd = [exe, "-nostdin", "-hide_banner", "-y", "-i", source, "-map", "0:a:0"]
+    cmd += ["-c:a", "pcm_s16le", "-rf64", "auto", "-f", "wav", "file:" + os.path.abspath(tmp)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL
+        )
     except BaseException:
         _unlink(tmp)
         raise
@@ -103,7 +108,9 @@ def _reason(stderr: str, path: Path) -> str:
         if "matches no streams" in ln:
             return "no audio stream"
     last = lines[-1] if lines else "unknown error"
-    return last.removeprefix(f"{path}: ").removeprefix(f"{path.name}: ")
+    for name in (f"file:{os.path.abspath(path)}", str(path), path.name):
+        last = last.removeprefix(f"{name}: ")
+    return last
 
 
 def _unlink(path: str) -> None:

@@ -75,28 +75,89 @@ def run(fn: Callable[[], object] | None) -> None:
         fn()
 
 
+#: Seconds to wait for another process's warm-up before saying so, and before going on.
+LOCK_NOTICE = 10.0
+LOCK_TIMEOUT = 300.0
+
+
+def lock_dir() -> str | None:
+    """This user's private directory for locks: ``$XDG_RUNTIME_DIR/audiokit``, else
+    ``~/.cache/audiokit`` (``$AUDIOKIT_CACHE_DIR`` first); created 0700, never through a
+    symlink and never one that another user owns (None then: no lock)."""
+    import os
+
+    roots = [os.environ.get("AUDIOKIT_CACHE_DIR"), os.environ.get("XDG_RUNTIME_DIR")]
+    roots.append(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))
+    for root in roots:
+        if not root:
+            continue
+        path = os.path.join(root, "audiokit") if root != roots[0] else root
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            st = os.lstat(path)
+        except OSError:
+            continue
+        import stat
+
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022:
+            return path
+    return None
+
+
 @contextlib.contextmanager
-def compile_lock() -> Iterator[None]:
+def compile_lock(notice: float = LOCK_NOTICE, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Hold this user's lock for compiling or loading numba kernels.
 
     Separate audiokit processes (``make -j``, overlapping cron jobs) share numba's
     cache too: each takes this lock around its warm-up, so that only one of them
-    touches the cache at a time. Without ``fcntl``, or when the lock file cannot be
-    opened, nothing is held.
+    touches the cache at a time. The lock lives in a private directory
+    (:func:`lock_dir`), so no other user can hold it. A process that waits more than
+    ``notice`` seconds says so (one line, with the holder's pid); after ``timeout``
+    seconds it goes on without the lock. Without ``fcntl`` or a private directory,
+    nothing is held.
     """
     import os
-    import tempfile
+    import sys
+    import time
 
     try:
         import fcntl
-
-        path = os.path.join(tempfile.gettempdir(), f"audiokit-numba-{os.getuid()}.lock")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except (ImportError, AttributeError, OSError):
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    folder = lock_dir()
+    fd = -1
+    if folder is not None:
+        try:
+            path = os.path.join(folder, "numba.lock")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError:
+            fd = -1
+    if fd < 0:
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        start, told = time.monotonic(), False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                waited = time.monotonic() - start
+                if waited >= timeout:
+                    print(
+                        f"audiokit: {path}: still held after {timeout:.0f} s; going on without it",
+                        file=sys.stderr,
+                    )
+                    break
+                if waited >= notice and not told:
+                    told = True
+                    print(
+                        f"audiokit: waiting for another audiokit process to compile "
+                        f"librosa's kernels (lock {path})",
+                        file=sys.stderr,
+                    )
+                time.sleep(0.1)
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -11,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -160,11 +160,14 @@ def test_broken_pipe_is_quiet(sample_dir: Path) -> None:
 def test_interrupt_leaves_old_output_and_no_temporary_files(
     sample_dir: Path, tmp_path: Path, sig: int, jobs: str
 ) -> None:
-    # A FIFO among the inputs blocks the run at a known point, with a table half-built.
+    # Thousands of tiny files keep the run busy for seconds, with a table half-built.
     data = tmp_path / "in"
     shutil.copytree(sample_dir / "tones", data / "a")
-    fifo = data / "z_blocking.wav"
-    os.mkfifo(fifo)
+    tiny = (np.zeros(64, np.int16)).tobytes()
+    header = _wav_header(len(tiny), 8000)
+    (data / "b").mkdir()
+    for i in range(8000):
+        (data / "b" / f"{i:05d}.wav").write_bytes(header + tiny)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "inventory.parquet"
@@ -176,7 +179,7 @@ def test_interrupt_leaves_old_output_and_no_temporary_files(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.0)
+    time.sleep(0.8)
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
@@ -185,3 +188,19 @@ def test_interrupt_leaves_old_output_and_no_temporary_files(
     assert out.read_bytes() == before
     assert pq.read_table(out).num_rows == 2
     assert sorted(p.name for p in out_dir.iterdir()) == ["inventory.parquet"]
+
+
+def _wav_header(data_bytes: int, sr: int) -> bytes:
+    """A 16-bit mono WAV header for ``data_bytes`` of samples."""
+    import struct
+
+    fmt = struct.pack("<HHIIHH", 1, 1, sr, sr * 2, 2, 16)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from audiokit import __version__
-from audiokit.errors import AudiokitError, ExitStatus, LockedError, UsageError
+from audiokit.errors import AudiokitError, ExitStatus, LockedError, UsageError, safe_text
 
 #: subcommand name -> "module:attribute", in the order ``--help`` lists them.
 COMMANDS: dict[str, str] = {
@@ -34,7 +34,7 @@ class CliError(click.ClickException):
     exit_code = int(ExitStatus.FAILED)
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"audiokit: {self.format_message()}", err=True)
+        click.echo(f"audiokit: {safe_text(self.format_message())}", err=True)
 
 
 class CliUsageError(CliError):
@@ -72,6 +72,32 @@ class AudiokitGroup(click.Group):
             raise
         cmd: click.Command = getattr(module, attr)
         return cmd
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """As click's, but a usage error is one line too: ``audiokit: <what> (see --help)``."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "audiokit"
+            message = safe_text(exc.format_message()).rstrip(".")
+            click.echo(f"audiokit: {message} (see '{where} --help')", err=True)
+            sys.exit(int(ExitStatus.USAGE))
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("audiokit: interrupted", err=True)
+            sys.exit(int(ExitStatus.INTERRUPTED))
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

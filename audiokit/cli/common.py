@@ -14,7 +14,7 @@ import click
 from audiokit import batch as engine
 from audiokit.batch import Failure, Progress, Success
 from audiokit.cli.options import BatchOptions
-from audiokit.errors import ExitStatus
+from audiokit.errors import ExitStatus, safe_text
 from audiokit.inputs import Input, discover, parse_extensions
 
 T = TypeVar("T")
@@ -42,13 +42,17 @@ class BatchRun:
         self.opts = opts
         self.desc = desc
         stdin: IO[bytes] = sys.stdin.buffer
+        notes: list[str] = []
         self.inputs, problems = discover(
             opts.paths,
             opts.files_from,
             parse_extensions(opts.ext),
             stdin=stdin,
             exclude=[output] if output and output != "-" else [],
+            notes=notes,
         )
+        for note in notes:
+            click.echo(f"audiokit: {safe_text(note)}", err=True)
         self.failures = 0
         self.done = 0
         self.skipped = 0
@@ -83,6 +87,8 @@ class BatchRun:
                 weights,
                 warm_up,
             ):
+                for note in out.notes:
+                    self.warn(f"audiokit: {out.input.display}: {note}")
                 if isinstance(out, Failure):
                     self.report(out)
                 else:
@@ -105,6 +111,8 @@ class BatchRun:
         """A per-file line (not an error): through the progress bar; nothing with ``-q``."""
         if self.opts.quiet:
             return
+        if not stdout:  # a message; data on stdout is the caller's to format
+            line = safe_text(line)
         if self.progress is not None:
             self.progress.write(line, stdout=stdout)
         else:
@@ -112,6 +120,7 @@ class BatchRun:
 
     def warn(self, line: str) -> None:
         """A warning line on stderr (shown with ``-q`` too), without breaking the bar."""
+        line = safe_text(line)
         if self.progress is not None:
             self.progress.write(line)
         else:
@@ -120,7 +129,7 @@ class BatchRun:
     def report(self, failure: Failure) -> None:
         """Print ``audiokit: <path>: <reason>`` (and the traceback with ``-v``); count it."""
         self.failures += 1
-        line = f"audiokit: {failure.message}"
+        line = f"audiokit: {safe_text(failure.message)}"
         if self.opts.traceback and failure.detail:
             line = failure.detail.rstrip() + "\n" + line
         if self.progress is not None:

@@ -36,6 +36,7 @@ from audiokit.features.schema import (
 )
 from audiokit.features.warm import warm_up
 from audiokit.inputs import Input
+from audiokit.limits import DURATION_MAX, WINDOW_HOP_MIN, check_range, check_spectral
 from audiokit.output.policy import OutputOptions
 from audiokit.output.tables import TableSink, TableSpec
 
@@ -245,6 +246,9 @@ def features_cmd(
         raise UsageError("--frames and --window exclude each other")
     if window_hop is not None and window is None:
         raise UsageError("--window-hop needs --window")
+    check_spectral(n_fft, hop_length, n_mels, fmin, fmax, sr)
+    check_range("--window", window, WINDOW_HOP_MIN, DURATION_MAX, "s")
+    check_range("--window-hop", window_hop, WINDOW_HOP_MIN, DURATION_MAX, "s")
     feat_cols = frame_columns(params) if frames else summary_columns(params)
     if list_columns:
         for c in feat_cols:
@@ -267,6 +271,7 @@ def features_cmd(
         options=outputs,
     )
     run = BatchRun(batch, desc="features", output=output)
+    _check_memory(params, frames, run.inputs, batch)
     with sink:
         todo = sink.open(run.inputs)
         run.skip(sink.kept_inputs)
@@ -297,6 +302,34 @@ def features_cmd(
             for a in range(0, max(len(r.values), 1), ROWS_PER_GROUP):
                 sink.add(res.input, r.rows(prefix, a, a + ROWS_PER_GROUP))
     run.exit()
+
+
+def _check_memory(
+    params: FeatureParams, frames: bool, inputs: list[Input], batch: BatchOptions
+) -> None:
+    """Refuse options whose estimated peak memory per worker is over the budget."""
+    from audiokit import limits
+    from audiokit.batch import default_jobs
+    from audiokit.features.blocks import estimate_memory
+
+    longest = 0.0
+    if frames:  # only --frames grows with the input
+        longest = max((_duration(i) for i in inputs), default=0.0)
+    jobs = max(1, min(batch.jobs or default_jobs(), len(inputs) or 1))
+    limits.check_memory(
+        estimate_memory(params, frames, longest),
+        limits.budget(batch.max_memory, jobs),
+        "these feature options" + (f" with --frames on a {longest:.0f} s input" if frames else ""),
+    )
+
+
+def _duration(inp: Input) -> float:
+    from audiokit import audio_io
+
+    try:
+        return audio_io.probe(inp.path).duration
+    except AudiokitError:
+        return 0.0  # the task reports it
 
 
 def _options(

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
+from audiokit import limits
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -29,6 +31,7 @@ class BatchOptions:
     quiet: bool
     fail_fast: bool
     traceback: bool
+    max_memory: int | None = None
 
 
 def batch_options(func: F) -> F:
@@ -61,6 +64,12 @@ def batch_options(func: F) -> F:
     )
     @click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
     @click.option(
+        "--max-memory",
+        metavar="SIZE",
+        help="Memory one worker may plan to use, e.g. 2G or 512M (default: half of this "
+        "machine's memory divided by the workers); runs estimated above it are refused.",
+    )
+    @click.option(
         "-v",
         "--traceback",
         "--verbose",
@@ -78,10 +87,20 @@ def batch_options(func: F) -> F:
             quiet=kw.pop("quiet"),
             fail_fast=kw.pop("fail_fast"),
             traceback=kw.pop("traceback"),
+            max_memory=_size(kw.pop("max_memory")),
         )
         return func(batch=batch, **kw)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _size(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return limits.parse_size(text)
+    except Exception as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-memory") from None
 
 
 def output_option(help: str, required: bool = False) -> Callable[[F], F]:
@@ -220,8 +239,8 @@ class SampleRate(click.ParamType):
             rate = int(float(text[:-1]) * 1000) if text.endswith("k") else int(text)
         except ValueError:
             self.fail(f"{value!r} is not a sample rate (Hz, e.g. 16000 or 22.05k, or 'native')")
-        if rate <= 0:
-            self.fail("the sample rate must be positive")
+        if not limits.SR_MIN <= rate <= limits.SR_MAX:
+            self.fail(f"{rate} Hz is out of range: use {limits.SR_MIN} to {limits.SR_MAX} Hz")
         return rate
 
 
@@ -240,7 +259,7 @@ def sr_option(default: int | None = 22050, help: str | None = None) -> Callable[
 def n_fft_option(default: int = 2048) -> Callable[[F], F]:
     return click.option(
         "--n-fft",
-        type=click.IntRange(min=16),
+        type=click.IntRange(limits.N_FFT_MIN, limits.N_FFT_MAX),
         default=default,
         show_default=True,
         help="FFT window length in samples.",
@@ -250,7 +269,7 @@ def n_fft_option(default: int = 2048) -> Callable[[F], F]:
 def hop_length_option(default: int = 512) -> Callable[[F], F]:
     return click.option(
         "--hop-length",
-        type=click.IntRange(min=1),
+        type=click.IntRange(1, limits.HOP_MAX),
         default=default,
         show_default=True,
         help="Samples between successive frames.",
@@ -260,7 +279,7 @@ def hop_length_option(default: int = 512) -> Callable[[F], F]:
 def n_mels_option(default: int = 128) -> Callable[[F], F]:
     return click.option(
         "--n-mels",
-        type=click.IntRange(min=1),
+        type=click.IntRange(1, limits.N_MELS_MAX),
         default=default,
         show_default=True,
         help="Number of mel bands.",
@@ -271,14 +290,18 @@ def n_mfcc_option(
     default: int = 13, help: str = "Number of MFCC coefficients."
 ) -> Callable[[F], F]:
     return click.option(
-        "--n-mfcc", type=click.IntRange(min=1), default=default, show_default=True, help=help
+        "--n-mfcc",
+        type=click.IntRange(1, limits.N_MFCC_MAX),
+        default=default,
+        show_default=True,
+        help=help,
     )
 
 
 def fmin_option(default: float = 0.0) -> Callable[[F], F]:
     return click.option(
         "--fmin",
-        type=click.FloatRange(min=0),
+        type=click.FloatRange(0, limits.FREQ_MAX),
         default=default,
         show_default=True,
         help="Lowest frequency in Hz.",
@@ -288,7 +311,7 @@ def fmin_option(default: float = 0.0) -> Callable[[F], F]:
 def fmax_option() -> Callable[[F], F]:
     return click.option(
         "--fmax",
-        type=click.FloatRange(min=0),
+        type=click.FloatRange(0, limits.FREQ_MAX, min_open=True),
         default=None,
         help="Highest frequency in Hz (default: half the sample rate).",
     )

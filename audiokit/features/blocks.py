@@ -210,3 +210,28 @@ def iter_blocks(
 def _compute_planned(planned: tuple[Any, ...], sr: int, p: FeatureParams) -> BlockFeatures:
     y, ext, core, width, edges = planned
     return compute_block(y, sr, p, ext, core, width, edges)
+
+
+#: Bytes a worker holds whatever it computes (interpreter, numpy, buffers).
+_BASE_BYTES = 200 * 2**20
+
+
+def estimate_memory(p: FeatureParams, frames_mode: bool, longest_seconds: float) -> float:
+    """Peak bytes of one worker computing features with ``p``, about.
+
+    One block of STFT frames (complex spectrum, power, magnitude), the filterbanks,
+    the statistics' spill budget, and with ``--frames`` every frame of the longest
+    input (they are kept until its rows are written).
+    """
+    from audiokit.features.schema import frame_columns
+    from audiokit.features.stats import MEMORY_BUDGET
+
+    bins = p.n_fft // 2 + 1
+    block = BLOCK_FRAMES * bins * (8 + 4 + 4)
+    banks = (p.n_mels + 12) * bins * 4
+    total = float(_BASE_BYTES + block + banks + MEMORY_BUDGET)
+    if frames_mode:
+        sr = p.sr or 48_000  # native rates: assume a high one
+        frames = longest_seconds * sr / p.hop_length
+        total += frames * len(frame_columns(p)) * 4 * 2
+    return total

@@ -129,8 +129,10 @@ def parse_groups(spec: str | None) -> tuple[str, ...]:
     UsageError
         For an unknown group name.
     """
-    if spec is None or not spec.strip():
+    if spec is None:
         return DEFAULT_GROUPS
+    if not spec.strip():
+        raise UsageError("--features '': name groups (e.g. mfcc,rms), 'default' or 'all'")
     wanted: set[str] = set()
     for item in (s.strip().lower() for s in spec.split(",")):
         if not item:
@@ -172,8 +174,10 @@ def parse_stat(name: str) -> float | None:
 
 def parse_stats(spec: str | None) -> tuple[str, ...]:
     """Parse ``"mean,std,p10,p90"`` (order kept, duplicates dropped)."""
-    if spec is None or not spec.strip():
+    if spec is None:
         return DEFAULT_STATS
+    if not spec.strip():
+        raise UsageError("--stats '': name statistics (e.g. mean,std,p90)")
     out: list[str] = []
     for item in (s.strip().lower() for s in spec.split(",")):
         if item and item not in out:

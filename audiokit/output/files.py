@@ -31,6 +31,7 @@ import re
 import secrets
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from audiokit.errors import OutputError
 from audiokit.output.policy import EXISTS_HINT
@@ -121,6 +122,41 @@ def commit(tmp: Path, target: Path, replace: bool) -> None:
 
 
 @contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block: their handlers run right after it.
+
+    Around creating a temporary file and recording it: a stop signal in between
+    would leave a file nobody knows to remove. (A signal mask would not do: the
+    kernel then hands the signal to another thread, OpenBLAS's say, and Python runs
+    the handler in the block anyway.) Outside the main thread, nothing is held.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[tuple[signal.Signals, Any]] = []
+
+    def record(signum: int, frame: Any) -> None:
+        got.append((signal.Signals(signum), frame))
+
+    old = {s: signal.signal(s, record) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if got:
+            signum, frame = got[0]
+            handler = old[signum]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
+
+
+@contextlib.contextmanager
 def staged(target: str | os.PathLike[str], replace: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; commit it when the block ends cleanly.
 
@@ -129,14 +165,18 @@ def staged(target: str | os.PathLike[str], replace: bool = False) -> Iterator[Pa
     :class:`OutputError` line naming ``target``.
     """
     target = Path(target)
-    tmp = temp_path(target)
+    tmp: Path | None = None
     try:
+        with signals_held():
+            tmp = temp_path(target)
         yield tmp
     except OSError as exc:
-        _unlink(tmp)
+        if tmp is not None:
+            _unlink(tmp)
         raise os_error(exc, target) from None
     except BaseException:
-        _unlink(tmp)
+        if tmp is not None:
+            _unlink(tmp)
         raise
     commit(tmp, target, replace)
 
@@ -158,15 +198,20 @@ def commit_set(pairs: Sequence[tuple[Path, Path]], replace: bool) -> None:
         return
     if not pairs:
         return
-    journal = temp_path(pairs[0][1], kind="set.json")
+    journal: Path | None = None
     try:
+        with signals_held():
+            journal = temp_path(pairs[0][1], kind="set.json")
         record = {"replace": replace, "files": [[str(t), str(d)] for t, d in pairs]}
         journal.write_text(json.dumps(record))
-    except OSError as exc:
-        _unlink(journal)
+    except BaseException as exc:
+        if journal is not None:
+            _unlink(journal)
         for tmp, _ in pairs:
             _unlink(tmp)
-        raise os_error(exc, pairs[0][1]) from None
+        if isinstance(exc, OSError):
+            raise os_error(exc, pairs[0][1]) from None
+        raise
     done: list[Path] = []
     try:
         for tmp, target in reversed(pairs):  # the first file last: it marks the set complete

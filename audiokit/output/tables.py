@@ -414,7 +414,8 @@ class TableSink:
         state = self._state_text = json.dumps(self._state(), sort_keys=True)
         for i, t in enumerate(self.tables):
             assert t.target is not None
-            t.tmp = files.temp_path(t.target)
+            with files.signals_held():
+                t.tmp = files.temp_path(t.target)
             meta = dict(self.metadata)
             if i == 0 and t.fmt == "parquet":
                 meta[STATE_KEY] = state
@@ -533,9 +534,10 @@ class TableSink:
             st = os.stat(main.tmp)
             state = json.loads(self._state_text)
             state["table"] = [st.st_size, st.st_mtime_ns]
-            companion = files.temp_path(state_path(main.target))
-            pairs.append((companion, state_path(main.target)))
-            self._companion = companion  # removed by abort() if the next steps fail
+            with files.signals_held():
+                companion = files.temp_path(state_path(main.target))
+                pairs.append((companion, state_path(main.target)))
+                self._companion = companion  # removed by abort() if the next steps fail
             companion.write_text(json.dumps(state, sort_keys=True))
         replace = self.options.existing in (Existing.OVERWRITE, Existing.UPDATE)
         if not self._existed and main.fmt != "parquet" and main.target is not None:

@@ -199,10 +199,12 @@ def draw(
     cols = fo.pixels_wide() if sp.max_columns is None else sp.max_columns
     mats = compute(path, info, span, sp, job.scale, cols, job.preemphasis)
     # The image and its matrix are one output: both are committed, or neither.
-    staged = [(files.temp_path(target), target)]
-    if data_target is not None:
-        staged.append((files.temp_path(data_target), data_target))
+    staged: list[tuple[Path, Path]] = []
     try:
+        with files.signals_held():  # a stop signal must find them recorded
+            staged.append((files.temp_path(target), target))
+            if data_target is not None:
+                staged.append((files.temp_path(data_target), data_target))
         return _draw_staged(job, info, span, title, mats, staged)
     except BaseException:
         for tmp, _ in staged:

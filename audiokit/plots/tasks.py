@@ -218,10 +218,11 @@ def validate(figure: FigureOptions, spectral: SpectralOptions, kind: str = "plot
         raise UsageError("--width/--height times --dpi must give 1 to 20000 pixels a side")
     if w * figure.dpi < 100 or h * figure.dpi < 60:
         raise UsageError("image too small: at least 100 x 60 pixels (--width/--height x --dpi)")
-    if spectral.fmax is not None and spectral.fmax <= spectral.fmin:
-        raise UsageError("--fmax must be above --fmin")
-    if spectral.stft.hop_length > spectral.stft.n_fft:
-        raise UsageError("--hop-length must not exceed --n-fft")
+    from audiokit.limits import check_spectral
+
+    n_mels = spectral.n_mels if kind in ("overview", "mfcc", "spectrogram") else None
+    st = spectral.stft
+    check_spectral(st.n_fft, st.hop_length, n_mels, spectral.fmin, spectral.fmax)
     if spectral.top_db <= 0:
         raise UsageError("--top-db must be positive")
     if spectral.stft.window not in ("hann", "hanning"):

@@ -306,6 +306,7 @@ def _check(p: Plan) -> None:
         )
     if p.ceiling > 0:
         raise UsageError("--ceiling must be at most 0 dBFS")
+    _check_ranges(p)
     if p.segment is not None:
         if p.segment <= 0 or p.overlap < 0 or p.overlap >= p.segment:
             raise UsageError("--segment must be positive and longer than --overlap (>= 0)")
@@ -327,3 +328,34 @@ def _check(p: Plan) -> None:
         raise UsageError("--top-db must be positive")
     if p.pad_ms < 0:
         raise UsageError("--pad-ms cannot be negative")
+
+
+def _check_ranges(p: Plan) -> None:
+    """Values that would make no sense, or take the machine down (see :mod:`audiokit.limits`)."""
+    from audiokit import limits as lim
+
+    lim.check_range("--segment", p.segment, lim.SEGMENT_MIN, lim.DURATION_MAX, "s")
+    for name, seconds in (("--pad-to", p.pad_to), ("--trim-to", p.trim_to)):
+        lim.check_range(name, seconds, 0.0, lim.DURATION_MAX, "s")
+    lim.check_range("--fade-ms", p.fade_ms, 0.0, 60_000.0, "ms")
+    lim.check_range("--pad-ms", p.pad_ms, 0.0, 60_000.0, "ms")
+    lim.check_range("--top-db", p.top_db, 0.0, 200.0, "dB")
+    lim.check_range("--gain", p.gain_db, -lim.GAIN_MAX, lim.GAIN_MAX, "dB")
+    lim.check_range("--ceiling", p.ceiling, -60.0, 0.0, "dBFS")
+    if p.normalize is not None and p.target is not None:
+        if p.normalize == "loudness":
+            lim.check_range("--target", p.target, lim.LOUDNESS_MIN, 0.0, "LUFS")
+        else:
+            lim.check_range("--target", p.target, lim.LEVEL_MIN, 0.0, "dBFS")
+    for name, hz in (("--highpass", p.highpass), ("--lowpass", p.lowpass)):
+        lim.check_range(name, hz, 0.0, lim.FREQ_MAX, "Hz")
+        if hz is not None and p.sr is not None and hz >= p.sr / 2:
+            raise UsageError(
+                f"{name} {hz:g} Hz must be below the Nyquist frequency of --sr {p.sr} "
+                f"({p.sr / 2:g} Hz)"
+            )
+    if p.highpass is not None and p.lowpass is not None and p.highpass >= p.lowpass:
+        raise UsageError(
+            f"--highpass {p.highpass:g} Hz must be below --lowpass {p.lowpass:g} Hz "
+            "(they would remove everything)"
+        )

@@ -308,8 +308,9 @@ class OutputSet:
             self._files.append(None)
             self._raw.append(None)
             return len(self._files) - 1
-        tmp = files.temp_path(target)
-        self._staged.append((tmp, target))
+        with files.signals_held():  # a stop signal must find it recorded
+            tmp = files.temp_path(target)
+            self._staged.append((tmp, target))
         try:
             # Through a Python file object: libsndfile then skips the fsync() it does on
             # close for paths (1 ms+ per file); the commit stays atomic.
@@ -336,6 +337,8 @@ class OutputSet:
                 raw = self._raw[handle]
                 try:
                     fh.write(data)
+                    if raw is not None:
+                        raw.check()
                 except Exception as exc:
                     # soundfile asserts on the short write that a failed write leaves:
                     # the kept OSError says why.
@@ -352,6 +355,7 @@ class OutputSet:
             if fh is not None:
                 fh.close()
             if raw is not None:
+                raw.check()
                 raw.close()
                 if raw.error is not None:
                     raise raw.error
@@ -373,9 +377,12 @@ class _GuardedFile(io.FileIO):
     """
 
     error: OSError | None = None
+    #: A stop signal (SystemExit, KeyboardInterrupt) that arrived during a callback,
+    #: where cffi would swallow it: raised again once libsndfile returns.
+    interrupt: BaseException | None = None
 
     def write(self, data: Any) -> int:
-        if self.error is not None:
+        if self.error is not None or self.interrupt is not None:
             return 0
         view = memoryview(data).cast("B")
         done = 0
@@ -387,7 +394,15 @@ class _GuardedFile(io.FileIO):
                 done += n
         except OSError as exc:
             self.error = exc
+        except BaseException as exc:  # kept, raised again after the C call
+            self.interrupt = exc
         return done
+
+    def check(self) -> None:
+        """Raise the stop signal that a callback had to keep."""
+        if self.interrupt is not None:
+            exc, self.interrupt = self.interrupt, None
+            raise exc
 
 
 def _write_error(exc: BaseException, target: Path) -> OutputError:
