@@ -148,6 +148,11 @@ def _reason(exc: BaseException, path: str | os.PathLike[str]) -> str:
         text = text.replace(prefix, "")
     if "Format not recognised" in text or "unknown format" in text.lower():
         return "not a recognised audio format (corrupt, or not audio)"
+    # libsndfile's words for a damaged file, about its own internals or about the wrong
+    # thing ("File does not exist or is not a regular file" for a file that exists):
+    damaged = ("psf_", "Internal ", "does not exist or is not a regular file", "Unspecified")
+    if any(d in text for d in damaged) and Path(p).is_file():
+        return f"damaged or not decodable (libsndfile: {text.rstrip('.')})"
     return text.rstrip(".")
 
 
