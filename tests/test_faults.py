@@ -90,6 +90,9 @@ def test_memory_budget_refuses_what_would_not_fit(wav: Path) -> None:
     assert code == 2 and "per worker, over the budget of 512.0 MiB" in err
     code, out, _ = run("features", wav, "--features", "rms", "--max-memory", "4G")
     assert code == 0 and '"rms_mean"' in out
+    # a one-second file padded to 22 hours would be built in memory: refused up front
+    code, _, err = run("preprocess", wav, "-o", "x.wav", "--pad-to", "80000", "--max-memory", "1G")
+    assert code == 2 and "in memory would need about" in err and not Path("x.wav").exists()
 
 
 def test_a_fifo_argument_without_a_writer_is_one_line(tmp_path: Path, wav: Path) -> None:

@@ -69,6 +69,19 @@ class Job:
         return self.streaming == "on" or info.duration > self.long_seconds
 
 
+#: Float copies of the signal the in-memory path holds at its peak (input, steps, output).
+IN_MEMORY_COPIES = 8
+
+
+def estimate_memory(job: Job, info: AudioInfo) -> float:
+    """Peak bytes of preprocessing this input, about (bounded when it streams)."""
+    if job.use_streaming(info):
+        return float(64 * 2**20 + job.blocksize * info.channels * 4 * IN_MEMORY_COPIES)
+    rate = max(info.samplerate, job.plan.sr or 0)
+    seconds = max(info.duration, job.plan.pad_to or 0.0)
+    return float(200 * 2**20 + seconds * rate * info.channels * 4 * IN_MEMORY_COPIES)
+
+
 #: Steps that call librosa (and so its numba kernels).
 LIBROSA_STEPS = ("trim", "remove-silence", "denoise")
 #: Rate of the warm-up probe.
