@@ -19,6 +19,8 @@ class ExitStatus(IntEnum):
     """At least one input failed (the others were still processed)."""
     USAGE = 2
     """Bad command line: unknown option, no inputs, conflicting options."""
+    ANOMALY = 3
+    """``anomaly score --fail-on-anomaly``: some recording scored as an anomaly."""
     LOCKED = 75
     """An output is in use by another audiokit run (sysexits' EX_TEMPFAIL): try again later."""
     INTERRUPTED = 130

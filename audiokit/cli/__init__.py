@@ -25,6 +25,10 @@ COMMANDS: dict[str, str] = {
     "features": "audiokit.cli.features:features_cmd",
     "preprocess": "audiokit.cli.preprocess:preprocess_cmd",
     "transcribe": "audiokit.cli.transcribe:transcribe_cmd",
+    "train": "audiokit.cli.train:train_cmd",
+    "evaluate": "audiokit.cli.train:evaluate_cmd",
+    "predict": "audiokit.cli.train:predict_cmd",
+    "anomaly": "audiokit.cli.anomaly:anomaly_group",
 }
 
 

@@ -10,33 +10,24 @@ from typing import Any
 import click
 
 from audiokit.cli.common import BatchRun, choose_format
+from audiokit.cli.feature_options import feature_params_options
 from audiokit.cli.options import (
     BatchOptions,
     batch_options,
     csv_option,
-    fmax_option,
-    fmin_option,
-    hop_length_option,
     json_option,
-    n_fft_option,
-    n_mels_option,
-    n_mfcc_option,
     output_policy_options,
-    sr_option,
     table_format_option,
 )
 from audiokit.errors import AudiokitError, UsageError
 from audiokit.features.schema import (
-    DEFAULT_GROUPS,
     FeatureParams,
     frame_columns,
-    parse_groups,
-    parse_stats,
     summary_columns,
 )
 from audiokit.features.warm import warm_up
 from audiokit.inputs import Input
-from audiokit.limits import DURATION_MAX, WINDOW_HOP_MIN, check_range, check_spectral
+from audiokit.limits import DURATION_MAX, WINDOW_HOP_MIN, check_range
 from audiokit.output.policy import OutputOptions
 from audiokit.output.tables import TableSink, TableSpec
 
@@ -146,20 +137,7 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
 @csv_option
 @table_format_option
 @output_policy_options(per_file=False)
-@click.option(
-    "--features",
-    "features",
-    metavar="GROUPS",
-    default=None,
-    help="Feature groups, comma-separated (default: " + ",".join(DEFAULT_GROUPS) + "; see below).",
-)
-@click.option(
-    "--stats",
-    metavar="LIST",
-    default=None,
-    help="Statistics of summary and window rows: mean, std, min, max, median, "
-    "pNN (default: mean,std,min,max).",
-)
+@feature_params_options
 @click.option(
     "--frames",
     is_flag=True,
@@ -182,13 +160,6 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
     is_flag=True,
     help="Add a 'label' column: the name of each file's folder (data/<label>/x.wav).",
 )
-@sr_option(22050)
-@n_fft_option()
-@hop_length_option()
-@n_mels_option()
-@n_mfcc_option(13)
-@fmin_option()
-@fmax_option()
 @click.option(
     "--list-columns",
     is_flag=True,
@@ -201,19 +172,11 @@ def features_cmd(
     as_csv: bool,
     table_format: str | None,
     outputs: OutputOptions,
-    features: str | None,
-    stats: str | None,
+    params: FeatureParams,
     frames: bool,
     window: float | None,
     window_hop: float | None,
     label_from_parent: bool,
-    sr: int | None,
-    n_fft: int,
-    hop_length: int,
-    n_mels: int,
-    n_mfcc: int,
-    fmin: float,
-    fmax: float | None,
     list_columns: bool,
 ) -> None:
     """Extract audio features into one table: a row per file, per window or per frame.
@@ -231,22 +194,10 @@ def features_cmd(
     metadata), CSV/TSV or JSON lines with -o; without -o prints JSON lines
     (or CSV with --csv).
     """
-    params = FeatureParams(
-        groups=parse_groups(features),
-        sr=sr,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        n_mels=n_mels,
-        n_mfcc=n_mfcc,
-        fmin=fmin,
-        fmax=fmax,
-        stats=parse_stats(stats),
-    )
     if frames and window:
         raise UsageError("--frames and --window exclude each other")
     if window_hop is not None and window is None:
         raise UsageError("--window-hop needs --window")
-    check_spectral(n_fft, hop_length, n_mels, fmin, fmax, sr)
     check_range("--window", window, WINDOW_HOP_MIN, DURATION_MAX, "s")
     check_range("--window-hop", window_hop, WINDOW_HOP_MIN, DURATION_MAX, "s")
     feat_cols = frame_columns(params) if frames else summary_columns(params)

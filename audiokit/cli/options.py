@@ -114,12 +114,15 @@ json_option = click.option(
 csv_option = click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header line.")
 
 
-def output_policy_options(per_file: bool = True, tables: bool = True) -> Callable[[F], F]:
+def output_policy_options(
+    per_file: bool = True, tables: bool = True, update: bool = True
+) -> Callable[[F], F]:
     """``--overwrite``, ``--skip-existing``, ``--update``, ``--prune``, ``--wait``.
 
     The command receives one :class:`~audiokit.output.policy.OutputOptions`
     (argument ``outputs``). ``per_file``: the command writes files per input
-    (``--skip-existing`` applies); ``tables``: it writes tables (``--prune`` applies).
+    (``--skip-existing`` applies); ``tables``: it writes tables (``--prune`` applies);
+    ``update``: re-runs can do only the new work (not for a model file).
     """
     update_help = (
         "Do only the new work: keep the table rows of unchanged inputs (same path, size, "
@@ -147,7 +150,8 @@ def output_policy_options(per_file: bool = True, tables: bool = True) -> Callabl
                     help="Skip inputs whose outputs already exist (counted as skipped).",
                 )
             )
-        opts.append(click.option("--update", is_flag=True, help=update_help))
+        if update:
+            opts.append(click.option("--update", is_flag=True, help=update_help))
         if tables:
             opts.append(
                 click.option(
@@ -176,7 +180,7 @@ def output_policy_options(per_file: bool = True, tables: bool = True) -> Callabl
                 for name, flag in (
                     ("--overwrite", kw.pop("overwrite")),
                     ("--skip-existing", kw.pop("skip_existing", False)),
-                    ("--update", kw.pop("update")),
+                    ("--update", kw.pop("update", False)),
                 )
                 if flag
             ]

@@ -12,6 +12,7 @@ import functools
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from audiokit.errors import UsageError
 
@@ -119,6 +120,16 @@ class FeatureParams:
     def to_json(self) -> str:
         """All parameters as a JSON object (stored in the Parquet schema metadata)."""
         return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureParams:
+        """The parameters :meth:`to_json` wrote (as stored in tables and models)."""
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in d.items() if k in known}
+        for k in ("groups", "stats"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        return cls(**kw)
 
 
 def parse_groups(spec: str | None) -> tuple[str, ...]:

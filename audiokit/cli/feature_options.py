@@ -1,0 +1,80 @@
+"""The feature options (``--features``, ``--stats``, ``--sr``, ``--n-fft``...), defined once.
+
+``features``, ``train``, ``evaluate``, ``predict`` and ``anomaly`` compute the same
+features from audio; :func:`feature_params_options` adds their options and hands the
+command one checked :class:`~audiokit.features.schema.FeatureParams` (argument ``params``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from audiokit.cli.options import (
+    fmax_option,
+    fmin_option,
+    hop_length_option,
+    n_fft_option,
+    n_mels_option,
+    n_mfcc_option,
+    sr_option,
+)
+from audiokit.features.schema import DEFAULT_GROUPS, FeatureParams, parse_groups, parse_stats
+from audiokit.limits import check_spectral
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def feature_params_options(func: F) -> F:
+    """Add the feature options; the command gets ``params: FeatureParams``."""
+
+    @functools.wraps(func)
+    def wrapper(**kw: Any) -> Any:
+        sr, n_fft, hop = kw.pop("sr"), kw.pop("n_fft"), kw.pop("hop_length")
+        n_mels, n_mfcc = kw.pop("n_mels"), kw.pop("n_mfcc")
+        fmin, fmax = kw.pop("fmin"), kw.pop("fmax")
+        params = FeatureParams(
+            groups=parse_groups(kw.pop("features")),
+            sr=sr,
+            n_fft=n_fft,
+            hop_length=hop,
+            n_mels=n_mels,
+            n_mfcc=n_mfcc,
+            fmin=fmin,
+            fmax=fmax,
+            stats=parse_stats(kw.pop("stats")),
+        )
+        check_spectral(n_fft, hop, n_mels, fmin, fmax, sr)
+        return func(params=params, **kw)
+
+    opts = [
+        click.option(
+            "--features",
+            "features",
+            metavar="GROUPS",
+            default=None,
+            help="Feature groups, comma-separated (default: "
+            + ",".join(DEFAULT_GROUPS)
+            + "; see 'audiokit features --help').",
+        ),
+        click.option(
+            "--stats",
+            metavar="LIST",
+            default=None,
+            help="Statistics of summary and window rows: mean, std, min, max, median, "
+            "pNN (default: mean,std,min,max).",
+        ),
+        sr_option(22050),
+        n_fft_option(),
+        hop_length_option(),
+        n_mels_option(),
+        n_mfcc_option(13),
+        fmin_option(),
+        fmax_option(),
+    ]
+    for opt in reversed(opts):
+        wrapper = opt(wrapper)
+    return wrapper  # type: ignore[return-value]
