@@ -204,3 +204,18 @@ def _wav_header(data_bytes: int, sr: int) -> bytes:
         + b"data"
         + struct.pack("<I", data_bytes)
     )
+
+
+def test_help_lists_every_command_without_importing_them() -> None:
+    from audiokit.cli import COMMANDS, SUMMARIES
+
+    assert list(SUMMARIES) == list(COMMANDS)
+    code = (
+        "import sys; from audiokit.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "loaded = [m for m in ('numpy', 'audiokit.cli.train', 'audiokit.cli.features') "
+        "if m in sys.modules]\nprint(loaded, file=sys.stderr); sys.exit(1 if loaded else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert all(name in proc.stdout for name in COMMANDS)

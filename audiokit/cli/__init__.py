@@ -32,6 +32,21 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: One line per command for ``audiokit --help`` (each command's own --help says more).
+SUMMARIES: dict[str, str] = {
+    "inspect": "Show what each file is and how it sounds in numbers.",
+    "plot": "Draw a picture of each file, headless (PNG).",
+    "spectrogram": "Draw the spectrogram of each file (dB; linear, log or mel).",
+    "features": "Extract audio features into one table (file, window or frame rows).",
+    "preprocess": "Prepare audio for features or training, writing new files.",
+    "transcribe": "Transcribe speech to text, offline (Whisper).",
+    "train": "Train a classifier on a feature table or class folders, cross-validated.",
+    "evaluate": "Evaluate a classifier on held-out data.",
+    "predict": "Predict the class of each file, with every class's probability.",
+    "anomaly": "Anomaly detection from recordings of normal operation.",
+}
+
+
 class CliError(click.ClickException):
     """An error shown as one ``audiokit: ...`` line; exit code 1."""
 
@@ -57,7 +72,14 @@ class AudiokitGroup(click.Group):
     """Loads subcommands on demand and turns library errors into exit codes."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in COMMANDS if self._load(name) is not None]
+        return list(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help`` from :data:`SUMMARIES`: no command module is
+        imported for it (``audiokit --help`` stays quick as commands grow)."""
+        rows = [(name, SUMMARIES.get(name, "")) for name in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name)
