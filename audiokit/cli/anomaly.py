@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from audiokit.cli.common import choose_format, format_value, print_table
+from audiokit.cli.common import format_value, print_table, refuse_existing_output, table_sink
 from audiokit.cli.datasets import Labels, load, params_of
 from audiokit.cli.feature_options import feature_params_options
 from audiokit.cli.options import (
@@ -24,7 +24,7 @@ from audiokit.features.schema import FeatureParams
 from audiokit.inputs import Input
 from audiokit.models import anomaly, data, store
 from audiokit.output.policy import OutputOptions
-from audiokit.output.tables import TableSink, TableSpec
+from audiokit.output.tables import TableSpec
 
 
 @click.group("anomaly")
@@ -85,12 +85,7 @@ def fit_cmd(
     outputs: OutputOptions,
 ) -> None:
     """Fit a detector on recordings of normal operation (audio or a features table)."""
-    from audiokit.writers import refuse_existing
-
-    try:
-        refuse_existing(output, outputs.replace)
-    except Exception as exc:
-        raise UsageError(str(exc)) from None
+    refuse_existing_output(output, outputs)
     ds, run = load(batch, params, Labels(column=None), desc="anomaly fit: features")
     pipeline, threshold = anomaly.fit(ds.X, method, contamination, pca_components or None, seed)
     normal = anomaly.scores(pipeline, ds.X)
@@ -157,12 +152,12 @@ def score_cmd(
     scored = anomaly.score(model.pipeline, threshold, X, ds.paths)
     columns = ("path", "score", "threshold", "is_anomaly")
     types = {"path": "string", "score": "float64", "threshold": "float64", "is_anomaly": "bool"}
-    fmt = choose_format(as_json, as_csv, None if output else table_format)
-    sink = TableSink(
+    sink = table_sink(
         output,
         TableSpec(columns, types),
-        fmt=table_format if output else None,
-        print_format=fmt,
+        table_format=table_format,
+        as_json=as_json,
+        as_csv=as_csv,
         identity={"command": "anomaly score", "model": str(Path(model_path).resolve())},
         metadata={"audiokit.command": "anomaly score"},
         options=outputs,

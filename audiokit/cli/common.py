@@ -320,3 +320,38 @@ def file_outputs(
                 with open(os.path.join(main.root, name), "rb") as fh:
                     shutil.copyfileobj(fh, out, 1 << 20)
             out.flush()
+
+
+def table_sink(
+    output: str | None,
+    spec: Any,
+    *,
+    table_format: str | None,
+    as_json: bool = False,
+    as_csv: bool = False,
+    terminal: bool = True,
+    **kw: Any,
+) -> Any:
+    """The command's :class:`~audiokit.output.tables.TableSink` from its -o/--format/--json/--csv.
+
+    ``--format`` names the format of ``-o -`` (or is checked against ``-o FILE``), or
+    of standard output without ``-o``; ``terminal``: a rich table when printing to a
+    terminal (else JSON lines there too). ``kw``: the sink's identity, metadata, options.
+    """
+    from audiokit.output.tables import TableSink
+
+    printed = choose_format(as_json, as_csv, None if output else table_format)
+    if printed == "table" and not terminal:
+        printed = "jsonl"
+    return TableSink(output, spec, fmt=table_format if output else None, print_format=printed, **kw)
+
+
+def refuse_existing_output(path: str, options: Any) -> None:
+    """A one-file output (a model) that exists without --overwrite: a usage error, before work."""
+    from audiokit.errors import OutputError, UsageError
+    from audiokit.writers import refuse_existing
+
+    try:
+        refuse_existing(path, options.replace)
+    except OutputError as exc:
+        raise UsageError(str(exc)) from None

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from audiokit.cli.common import BatchRun, choose_format
+from audiokit.cli.common import BatchRun, table_sink
 from audiokit.cli.feature_options import feature_params_options
 from audiokit.cli.options import (
     BatchOptions,
@@ -29,7 +29,7 @@ from audiokit.features.warm import warm_up
 from audiokit.inputs import Input
 from audiokit.limits import DURATION_MAX, WINDOW_HOP_MIN, check_range
 from audiokit.output.policy import OutputOptions
-from audiokit.output.tables import TableSink, TableSpec
+from audiokit.output.tables import TableSpec
 
 #: Rows buffered before a Parquet row group is written.
 ROWS_PER_GROUP = 1024
@@ -211,12 +211,13 @@ def features_cmd(
     columns = ["path", *label, "duration", "sample_rate", *index, *feat_cols]
     types = {**INDEX_TYPES, **{c: "float32" for c in feat_cols}}
     options = _options(frames, window, window_hop, label_from_parent)
-    print_format = choose_format(as_json, as_csv, None if output else table_format)
-    sink = TableSink(
+    sink = table_sink(
         output,
         TableSpec(tuple(columns), types),
-        fmt=table_format if output else None,
-        print_format="jsonl" if print_format == "table" else print_format,
+        table_format=table_format,
+        as_json=as_json,
+        as_csv=as_csv,
+        terminal=False,  # hundreds of columns: JSON lines on a terminal too
         identity={"command": "features", "params": json.loads(params.to_json()), **options},
         metadata=_metadata(params, options),
         options=outputs,

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from audiokit import __version__
-from audiokit.cli.common import BatchRun, choose_format, format_value, print_table
+from audiokit.cli.common import BatchRun, format_value, print_table, table_sink
 from audiokit.cli.options import (
     BatchOptions,
     batch_options,
@@ -160,15 +160,15 @@ def inspect_cmd(
 
     Prints a table on a terminal and JSON lines when piped (or with --json).
     """
-    from audiokit.output.tables import TableSink, TableSpec
+    from audiokit.output.tables import TableSpec
 
-    fmt = choose_format(as_json, as_csv, None if output else table_format)
     columns = table_columns(levels=not no_levels, per_channel=per_channel)
-    sink = TableSink(
+    sink = table_sink(
         output,
         TableSpec(columns, ROW_TYPES),
-        fmt=table_format if output else None,
-        print_format=fmt,
+        table_format=table_format,
+        as_json=as_json,
+        as_csv=as_csv,
         identity={
             "command": "inspect",
             "levels": not no_levels,
@@ -180,6 +180,7 @@ def inspect_cmd(
     )
     run = BatchRun(batch, desc="inspect", output=output)
     task = functools.partial(_task, levels=not no_levels, silence_db=silence_threshold)
+    fmt = sink.fmt
     nested = output is None and fmt == "jsonl" and not per_channel  # JSON lines keep lanes
     with sink:
         todo = sink.open(run.inputs)

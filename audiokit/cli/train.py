@@ -11,7 +11,13 @@ from typing import Any
 import click
 import numpy as np
 
-from audiokit.cli.common import BatchRun, choose_format, format_value, print_table
+from audiokit.cli.common import (
+    BatchRun,
+    format_value,
+    print_table,
+    refuse_existing_output,
+    table_sink,
+)
 from audiokit.cli.datasets import Labels, features_row, is_table, label_options, load, params_of
 from audiokit.cli.feature_options import feature_params_options
 from audiokit.cli.options import (
@@ -185,7 +191,7 @@ def train_cmd(
         raise UsageError("give -o MODEL (or --info MODEL)")
     if not batch.paths and batch.files_from is None:
         raise UsageError("no inputs: give feature tables or audio")
-    _refuse_existing(output, outputs)
+    refuse_existing_output(output, outputs)
     ds, run = load(batch, params, Labels.pop(kw), desc="train: features")
     labels = _need_labels(ds, "training")
     rep = classify.cross_validate(ds.X, labels, classifier, cv, ds.groups, seed)
@@ -222,15 +228,6 @@ def train_cmd(
         click.echo(f"audiokit: model written to {output}", err=True)
     if run is not None:
         run.exit()
-
-
-def _refuse_existing(output: str, outputs: OutputOptions) -> None:
-    from audiokit.writers import refuse_existing
-
-    try:
-        refuse_existing(output, outputs.replace)
-    except Exception as exc:
-        raise UsageError(str(exc)) from None
 
 
 @click.command(
@@ -324,12 +321,12 @@ def predict_cmd(
         "confidence": "float64",
         **{c: "float64" for c in prob_cols},
     }
-    fmt = choose_format(as_json, as_csv, None if output else table_format)
-    sink = TableSink(
+    sink = table_sink(
         output,
         TableSpec(columns, types),
-        fmt=table_format if output else None,
-        print_format=fmt,
+        table_format=table_format,
+        as_json=as_json,
+        as_csv=as_csv,
         identity={
             "command": "predict",
             "model": str(Path(model_path).resolve()),
