@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -183,3 +184,38 @@ def test_native_low_rate_all_groups(runner, cli, write_audio, tmp_path) -> None:
     assert all(row[f"chroma_cens_{i:02d}_mean"] is not None for i in range(12))
     assert row["f0_mean"] == pytest.approx(150, rel=0.05)
     assert 0.5 < row["voiced_fraction"] <= 1.0
+
+
+def test_values_do_not_depend_on_the_batch_or_the_jobs(tmp_path: Path) -> None:
+    """A file's row is bit-identical alone, beside a long file, and with any -j.
+
+    Through the executable: each run is a fresh process, as a user's runs are (in this
+    process, scipy.fft is imported already whatever the run).
+    """
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+    import soundfile as sf
+
+    exe = str(Path(sys.executable).parent / "audiokit")
+    rng = np.random.default_rng(7)
+    short = tmp_path / "short.wav"
+    sf.write(short, (0.2 * rng.standard_normal(22050)).astype(np.float32), 22050)
+    long = tmp_path / "long.wav"  # over 2^20 samples and 4096 frames: scipy's FFT, 2 blocks
+    t = np.arange(22050 * 100) / 22050
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(len(t))
+    sf.write(long, y.astype(np.float32), 22050)
+
+    def rows(*args: str) -> dict[str, dict]:
+        out = tmp_path / f"t{len(list(tmp_path.glob('t*.parquet')))}.parquet"
+        feats = ["--features", "mfcc,spectral,rms"]
+        subprocess.run([exe, "features", *args, *feats, "-o", str(out), "-q"], check=True)
+        return {Path(r["path"]).name: r for r in pq.read_table(out).to_pylist()}
+
+    alone = rows(str(short), "-j", "1")
+    both = rows(str(short), str(long), "-j", "2")
+    assert alone["short.wav"] == both["short.wav"]
+    long_1 = rows(str(long), "-j", "1")
+    long_2 = rows(str(long), "-j", "2")  # the file's blocks computed by two workers
+    assert long_1["long.wav"] == long_2["long.wav"] == both["long.wav"]

@@ -250,6 +250,24 @@ def _run(
     block_frames: int | None,
     jobs: int = 1,
 ) -> FeatureResult:
+    from audiokit import dsp
+
+    # One FFT backend for the whole file, chosen by its length: values never depend on
+    # how its blocks are split or on what else the batch holds.
+    with dsp.fft_for(source.n):
+        return _compute(source, sr, p, frames, window, window_hop, block_frames, jobs)
+
+
+def _compute(
+    source: Source,
+    sr: int,
+    p: FeatureParams,
+    frames: bool,
+    window: float | None,
+    window_hop: float | None,
+    block_frames: int | None,
+    jobs: int = 1,
+) -> FeatureResult:
     import numpy as np
 
     from audiokit.features import blocks, rhythm, stats

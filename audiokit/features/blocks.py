@@ -184,9 +184,8 @@ def iter_blocks(
         for f0, y, ext, core, width, edges in _plan(source, sr, p, block_frames):
             yield f0, compute_block(y, sr, p, ext, core, width, edges)
         return
-    # As many blocks per worker (no worker idle in the last round), at most block_frames each.
-    n_blocks = -(-n_blocks // jobs) * jobs
-    block_frames = -(-n_frames_for(source.n, p) // n_blocks)
+    # The blocks are the same whatever the number of workers (their statistics are merged
+    # block by block, so another split would change the last bits of the values).
     from audiokit import pool, warmup
     from audiokit.errors import InputError
     from audiokit.features.warm import warm_up
