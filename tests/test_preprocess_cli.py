@@ -449,3 +449,25 @@ def test_spoken_digits_to_fixed_length_training_clips(runner, cli, corpus_dir: P
         y, sr = sf.read(r["outputs"][0])
         assert (len(y), sr) == (16000, 16000)
         assert 20 * np.log10(np.max(np.abs(y))) == pytest.approx(-1.0, abs=0.01)
+
+
+def test_steps_that_change_nothing_pass_samples_bit_for_bit(runner, cli, tmp_path: Path) -> None:
+    """A resample to the rate a file has, mono of mono, 0 dB: the samples, exactly."""
+    rng = np.random.default_rng(3)
+    pcm = (rng.standard_normal(16000) * 3000).astype(np.int16)
+    pcm[4000:8000] = 0  # digital silence
+    src = tmp_path / "in"
+    src.mkdir()
+    sf.write(src / "a.wav", pcm, 16000, subtype="PCM_16")
+    sf.write(src / "b.flac", pcm, 16000, subtype="PCM_16")
+    out = tmp_path / "out"
+    run(runner, cli, str(src), "-o", str(out), "--sr", "16000", "--mono", "--gain", "0")
+    for name in ("a.wav", "b.flac"):
+        back, sr = sf.read(out / name, dtype="int16")
+        assert sr == 16000 and np.array_equal(back, pcm), name
+    # A real change is dithered, but digital silence stays digital silence.
+    changed = tmp_path / "changed"
+    run(runner, cli, str(src / "a.wav"), "-o", str(changed / "a.wav"), "--gain", "-6")
+    back, _ = sf.read(changed / "a.wav", dtype="int16")
+    assert not back[4000:8000].any() and back[:4000].any()
+    assert not np.array_equal(back[:4000], np.round(pcm[:4000] * 10 ** (-6 / 20)).astype(np.int16))

@@ -145,6 +145,26 @@ class Plan:
             s in EXACT_STEPS or (s == "channels" and self.channel is not None) for s in self.steps
         )
 
+    def for_input(self, samplerate: int, channels: int) -> Plan:
+        """This plan without the steps that would leave this input as it is.
+
+        A resample to the rate it has, a mono mix (or channel 0) of a mono file, a 0 dB
+        gain and a 0 pre-emphasis change nothing: dropped, the samples pass bit for bit
+        (and are not dithered, see :attr:`exact`).
+        """
+        idle = set()
+        if self.sr == samplerate:
+            idle.add("sr")
+        if channels == 1 and (self.mono or self.channel == 0):
+            idle.add("channels")
+        if self.gain_db == 0:
+            idle.add("gain")
+        if self.preemphasis == 0:
+            idle.add("preemphasis")
+        if not idle & set(self.steps):
+            return self
+        return replace(self, steps=tuple(s for s in self.steps if s not in idle))
+
     @property
     def blockable(self) -> bool:
         """True when the streaming path can run this plan (blocks, then the output end)."""

@@ -224,7 +224,9 @@ def quantize(block: np.ndarray, enc: Encoding, rng: Any) -> tuple[np.ndarray, in
     scale = float(2 ** (bits - 1))
     v = x.astype(np.float64) * scale
     if enc.dither:
-        v += rng.random(v.shape) - rng.random(v.shape)
+        noise = rng.random(v.shape) - rng.random(v.shape)
+        noise[x == 0] = 0.0  # digital silence stays digital silence
+        v += noise
     v = np.rint(v)
     over = (v > scale - 1) | (v < -scale)
     clipped = int(np.count_nonzero(over))

@@ -11,7 +11,7 @@ once ``segment`` has run). The streaming path
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from audiokit.errors import UsageError
@@ -131,6 +131,9 @@ def preprocess_file(job: Job, inp: Input) -> FileReport:
     from audiokit.preprocess.output import resolve_encoding
 
     info = audio_io.probe(inp.path)
+    # Steps that would change nothing for this input are dropped: its samples then pass
+    # bit for bit, without dither.
+    job = replace(job, plan=job.plan.for_input(info.samplerate, info.channels))
     enc = resolve_encoding(job.spec, info, job.plan.exact)
     segmented = "segment" in job.plan.steps
     if job.spec.out is not None:
