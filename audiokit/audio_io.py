@@ -15,6 +15,7 @@ import math
 import os
 import stat
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,8 @@ class AudioInfo:
     size_bytes: int
     counted: bool = False
     source: str | None = None
+    warnings: tuple[str, ...] = ()
+    """What is wrong with a file that is still read (a header claiming more than is there)."""
 
     @property
     def duration(self) -> float:
@@ -132,6 +135,10 @@ class AudioInfo:
     def bitrate(self) -> float | None:
         """Average bits per second over the whole file (container included)."""
         return self.size_bytes * 8 / self.duration if self.duration > 0 else None
+
+
+class DamagedAudioWarning(UserWarning):
+    """A file is damaged but readable: audiokit reads what is there (``--strict``: fails)."""
 
 
 def _sf() -> Any:
@@ -233,14 +240,17 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     if frames <= 0:
         raise DecodeError("no audio samples (header only)", str(path))
     bits = _SUBTYPE_BITS.get(info.subtype)
+    notes: tuple[str, ...] = ()
     if info.format in ("WAV", "WAVEX") and bits:
         declared = _wav_declared_frames(p, info.channels * bits // 8)
         if declared is not None and declared > info.frames:
-            raise DecodeError(
-                f"truncated: the header declares {declared / info.samplerate:.3f} s "
-                f"but the file holds {info.frames / info.samplerate:.3f} s",
-                str(path),
+            # Damaged, not bad (a recorder that lost power): read what is there, and say so.
+            # What is allocated follows what is there, never what the header claims.
+            notes = (
+                f"damaged: the header declares {declared / info.samplerate:.3f} s but the "
+                f"file holds {info.frames / info.samplerate:.3f} s; read what is there",
             )
+            warnings.warn(DamagedAudioWarning(notes[0]), stacklevel=2)
     return AudioInfo(
         path=str(path),
         format=info.format,
@@ -251,6 +261,7 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         frames=frames,
         size_bytes=size,
         counted=counted,
+        warnings=notes,
     )
 
 

@@ -256,6 +256,7 @@ class InspectResult:
             "duration": i.duration,
             "size_bytes": i.size_bytes,
             "bitrate": i.bitrate,
+            "warnings": list(i.warnings),
         }
         if self.levels is not None:
             out.update(self.levels.as_dict())

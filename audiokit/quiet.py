@@ -125,6 +125,8 @@ def captured() -> Iterator[Captured]:
 
 def _describe(w: warnings.WarningMessage) -> str:
     message = str(w.message).strip().splitlines()
+    if type(w.message).__module__.startswith("audiokit"):  # our own words, as they are
+        return message[0] if message else w.category.__name__
     where = os.path.basename(w.filename) if w.filename else ""
     origin = where.split(".")[0] if where else w.category.__name__
     return f"{message[0] if message else w.category.__name__} ({origin})"

@@ -116,13 +116,13 @@ def json_line(row: Mapping[str, Any]) -> str:
 
 
 def csv_cell(value: Any) -> Any:
-    """How a value appears in CSV: empty for None/NaN, lists joined by ``;``."""
+    """How a value appears in CSV: empty for None/NaN; lists and dicts as JSON text."""
     if value is None:
         return ""
     if isinstance(value, float) and not math.isfinite(value):
         return "" if math.isnan(value) else str(value)
-    if isinstance(value, (list, tuple)):
-        return ";".join(str(csv_cell(v)) for v in value)
+    if isinstance(value, (list, tuple, Mapping)):
+        return json.dumps(json_safe(value), ensure_ascii=False, separators=(",", ":"))
     return value
 
 

@@ -42,7 +42,6 @@ def bad_dir(tmp_path: Path) -> Path:
 EXPECTED_REASONS = {
     "empty.wav": "empty file",
     "header_only.wav": "no audio samples",
-    "truncated.wav": "truncated",
     "truncated.flac": "flac",
     "text.wav": "not a recognised audio format",
     "random.flac": "not a recognised audio format",
@@ -54,8 +53,15 @@ def test_each_bad_file_gives_one_line_and_the_batch_goes_on(runner, cli, bad_dir
     res = runner.invoke(cli, ["inspect", str(bad_dir), "--json", "-j", "2"])
     assert res.exit_code == 1
     good = [json.loads(line) for line in res.stdout.splitlines()]
-    assert sorted(Path(r["path"]).name for r in good) == ["good.wav", "one sample é.wav"]
+    names = ["good.wav", "one sample é.wav", "truncated.wav"]
+    assert sorted(Path(r["path"]).name for r in good) == names
     lines = res.stderr.strip().splitlines()
+    # the truncated WAV is damaged, not bad: read as far as it goes, with one warning line
+    (damaged,) = [ln for ln in lines if "truncated.wav:" in ln]
+    assert damaged.startswith(f"audiokit: {bad_dir / 'truncated.wav'}: warning: damaged: ")
+    truncated = next(r for r in good if r["path"].endswith("truncated.wav"))
+    assert truncated["warnings"] == [damaged.split(": warning: ")[1]]
+    lines.remove(damaged)
     assert len(lines) == len(EXPECTED_REASONS), res.stderr
     assert "Traceback" not in res.stderr
     for name, reason in EXPECTED_REASONS.items():
@@ -123,9 +129,9 @@ def test_probe_raises_typed_errors(bad_dir: Path) -> None:
         audio_io.probe(bad_dir / "missing.wav")
     with pytest.raises(DecodeError, match="empty"):
         audio_io.probe(bad_dir / "empty.wav")
-    with pytest.raises(DecodeError) as err:
-        audio_io.probe(bad_dir / "truncated.wav")
-    assert err.value.path == str(bad_dir / "truncated.wav")
+    with pytest.warns(audio_io.DamagedAudioWarning, match="damaged: the header declares"):
+        info = audio_io.probe(bad_dir / "truncated.wav")
+    assert info.warnings and info.frames > 0
 
 
 def _wav_claiming(path: Path, declared_bytes: int, frames: int = 1600) -> None:
@@ -168,3 +174,31 @@ def test_flac_header_claiming_gigabytes_does_not_allocate_them(tmp_path: Path) -
         assert int(out.stdout) == 4000
     else:
         assert "DecodeError" in out.stderr
+
+
+@pytest.mark.parametrize("missing_bytes", [34, 100_000])  # a few ms, about half the file
+def test_damaged_wav_is_read_with_one_warning_and_strict_fails_it(
+    runner, cli, tmp_path: Path, missing_bytes: int
+) -> None:
+    full = tmp_path / "full.wav"
+    sf.write(full, sine(440, 16000, 6.4), 16000, subtype="PCM_16")
+    data = full.read_bytes()
+    damaged = tmp_path / "damaged.wav"
+    damaged.write_bytes(data[:-missing_bytes])  # the header still declares every sample
+    kept_frames = (len(data) - missing_bytes - 44) // 2
+    for command in (["inspect", "--json"], ["features", "--features", "rms"]):
+        res = runner.invoke(cli, [command[0], str(damaged), *command[1:]])
+        assert res.exit_code == 0, res.stderr
+        (line,) = res.stderr.splitlines()
+        assert line.startswith(
+            f"audiokit: {damaged}: warning: damaged: the header declares 6.400 s"
+        )
+        assert f"holds {kept_frames / 16000:.3f} s" in line
+    row = json.loads(runner.invoke(cli, ["inspect", str(damaged), "--json"]).stdout)
+    assert row["frames"] == kept_frames and len(row["warnings"]) == 1
+    strict = runner.invoke(cli, ["inspect", str(damaged), "--json", "--strict"])
+    assert strict.exit_code == 1 and strict.stdout == ""
+    assert strict.stderr.strip().endswith("(--strict)")
+    out = tmp_path / "fixed.wav"
+    res = runner.invoke(cli, ["preprocess", str(damaged), "-o", str(out), "--gain", "0"])
+    assert res.exit_code == 0 and sf.info(out).frames == kept_frames

@@ -31,7 +31,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 INSPECT_COLUMNS = [
     "path", "format", "subtype", "bit_depth", "samplerate", "channels", "frames", "duration",
     "size_bytes", "bitrate", "peak_dbfs", "rms_dbfs", "crest_factor_db", "dc_offset",
-    "clipped_fraction", "silent_fraction",
+    "clipped_fraction", "silent_fraction", "warnings",
 ]  # fmt: skip
 FEATURES = ("--features", "rms,zcr")  # small and fast feature set
 

@@ -91,6 +91,7 @@ def test_jsonl_and_csv_formats(tmp_path: Path) -> None:
     back = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
     assert back == [{"a": 1, "b": None, "c": [1, 2]}, {"a": 2, "b": None, "c": []}]
     writers.write_table(tmp_path / "t.csv", rows)
-    assert (tmp_path / "t.csv").read_text().splitlines() == ["a,b,c", "1,,1;2", "2,-inf,"]
+    # nested values are JSON text in CSV
+    assert (tmp_path / "t.csv").read_text().splitlines() == ["a,b,c", '1,,"[1,2]"', "2,-inf,[]"]
     with pytest.raises(UsageError, match="unknown table format"):
         writers.table_format("x.xlsx")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import signal
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -31,6 +32,10 @@ COMMANDS: dict[str, str] = {
     "anomaly": "audiokit.cli.anomaly:anomaly_group",
 }
 
+
+# Damaged files are reported once per input by the batch engine (audiokit.quiet), not by
+# Python's warning printer when the main process reads a header.
+warnings.filterwarnings("ignore", message="damaged: ", category=UserWarning)
 
 #: One line per command for ``audiokit --help`` (each command's own --help says more).
 SUMMARIES: dict[str, str] = {

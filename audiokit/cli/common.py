@@ -87,7 +87,9 @@ class BatchRun:
                 weights,
                 warm_up,
             ):
-                for note in out.notes:
+                if self.opts.strict and out.notes and not isinstance(out, Failure):
+                    out = Failure(out.input, f"{out.notes[0]} (--strict)")
+                for note in out.notes if not isinstance(out, Failure) else ():
                     self.warn(f"audiokit: {out.input.display}: {note}")
                 if isinstance(out, Failure):
                     self.report(out)

@@ -41,6 +41,7 @@ ROW_TYPES = {
     "dc_offset": "float64",
     "clipped_fraction": "float64",
     "silent_fraction": "float64",
+    "warnings": "list<string>",
 }
 
 
@@ -209,11 +210,12 @@ def inspect_cmd(
 
 def table_columns(levels: bool, per_channel: bool) -> tuple[str, ...]:
     """The columns of inspect's table for these options (never depends on the inputs)."""
-    cols = [c for c in ROW_TYPES if c not in LEVEL_KEYS and c != "channel"]
+    cols = [c for c in ROW_TYPES if c not in (*LEVEL_KEYS, "channel", "warnings")]
     if levels:
         cols += LEVEL_KEYS
     if per_channel:
         cols.append("channel")
+    cols.append("warnings")  # what is wrong with a file read anyway (damaged)
     return tuple(cols)
 
 

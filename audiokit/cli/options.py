@@ -32,6 +32,7 @@ class BatchOptions:
     fail_fast: bool
     traceback: bool
     max_memory: int | None = None
+    strict: bool = False
 
 
 def batch_options(func: F) -> F:
@@ -64,6 +65,12 @@ def batch_options(func: F) -> F:
     )
     @click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
     @click.option(
+        "--strict",
+        is_flag=True,
+        help="Count an input with a warning (a damaged file read as far as it goes, "
+        "decoder messages) as failed.",
+    )
+    @click.option(
         "--max-memory",
         metavar="SIZE",
         help="Memory one worker may plan to use, e.g. 2G or 512M (default: half of this "
@@ -88,6 +95,7 @@ def batch_options(func: F) -> F:
             fail_fast=kw.pop("fail_fast"),
             traceback=kw.pop("traceback"),
             max_memory=_size(kw.pop("max_memory")),
+            strict=kw.pop("strict"),
         )
         return func(batch=batch, **kw)
 
