@@ -265,6 +265,19 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     )
 
 
+def probe_quiet(path: str | os.PathLike[str]) -> AudioInfo | None:
+    """:func:`probe` for hints (durations, memory estimates) in the main process: what a
+    decoder prints is not shown, and a file that cannot be probed gives None (its task
+    reports it)."""
+    from audiokit import quiet
+
+    with quiet.captured():
+        try:
+            return probe(path)
+        except (InputError, DecodeError):
+            return None
+
+
 def _probe_with_ffmpeg(p: Path, size: int, name: str) -> AudioInfo:
     """Decode ``p`` with ffmpeg into a temporary WAV and describe it (see :mod:`transcode`)."""
     from audiokit import transcode

@@ -140,6 +140,23 @@ def _sniff_suffix(head: bytes) -> str:
         return ".aiff"
     if head[:3] == b"ID3" or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
         return ".mp3"
+    # What only ffmpeg decodes: the suffix routes the spooled copy to it, as for a path.
+    if head[4:8] == b"ftyp":
+        return ".m4a"
+    if head[:4] == b"\x30\x26\xb2\x75":  # ASF (WMA)
+        return ".wma"
+    if head[:4] == b"\x1a\x45\xdf\xa3":  # Matroska / WebM
+        return ".mka"
+    if head[:2] in (b"\xff\xf1", b"\xff\xf9"):  # AAC in ADTS frames
+        return ".aac"
+    if head[:5] == b"#!AMR":
+        return ".amr"
+    if head[:4] == b"wvpk":
+        return ".wv"
+    if head[:4] == b"MAC ":
+        return ".ape"
+    if head[:2] == b"\x0b\x77":
+        return ".ac3"
     return ".audio"
 
 

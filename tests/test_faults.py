@@ -280,3 +280,40 @@ def test_fuzzed_files_end_as_success_or_one_clean_line(sample_dir: Path, tmp_pat
     # memory: the biggest child stayed small
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert peak < 500, f"{peak:.0f} MiB"
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+@pytest.mark.parametrize("ext", ["m4a", "mp3", "flac", "ogg", "wma"])
+def test_standard_input_decodes_what_a_path_does(tmp_path: Path, wav: Path, ext: str) -> None:
+    enc = tmp_path / f"x.{ext}"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), str(enc)], check=True)
+    by_path = run("inspect", enc, "--no-levels", "--json")
+    with open(enc, "rb") as fh:
+        proc = subprocess.run(
+            [EXE, "inspect", "-", "--no-levels", "--json"],
+            stdin=fh,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    import json
+
+    a, b = json.loads(by_path[1]), json.loads(proc.stdout)
+    for key in ("format", "subtype", "samplerate", "channels", "frames"):
+        assert a[key] == b[key], key
+
+
+def test_table_columns_do_not_depend_on_the_inputs(tmp_path: Path, wav: Path) -> None:
+    import pyarrow.parquet as pq
+
+    stereo = tmp_path / "stereo.wav"
+    sf.write(stereo, np.zeros((800, 2)) + 0.1, 8000)
+    schemas = []
+    for order in ([wav, stereo], [stereo, wav]):
+        out = tmp_path / f"t{len(schemas)}.parquet"
+        assert run("inspect", *order, "-o", out)[0] == 0
+        schemas.append(pq.read_schema(out).remove_metadata())
+    assert schemas[0].equals(schemas[1])
+    assert "channel_levels" not in schemas[0].names
+    assert str(schemas[0].field("warnings").type) == "list<element: string>"

@@ -19,7 +19,7 @@ from audiokit.cli.options import (
     output_policy_options,
     table_format_option,
 )
-from audiokit.errors import AudiokitError, UsageError
+from audiokit.errors import UsageError
 from audiokit.features.schema import (
     FeatureParams,
     frame_columns,
@@ -82,11 +82,8 @@ def _preload(params: FeatureParams, inputs: list[Input]) -> None:
 
     if len(inputs) <= 8:
         for inp in inputs:
-            try:
-                long_input = audio_io.probe(inp.path).duration > _LONG_INPUT_S
-            except AudiokitError:
-                continue  # the task reports it
-            if long_input:
+            info = audio_io.probe_quiet(inp.path)  # None: the task reports it
+            if info is not None and info.duration > _LONG_INPUT_S:
                 import scipy.fft  # noqa: F401
 
                 break
@@ -278,10 +275,8 @@ def _check_memory(
 def _duration(inp: Input) -> float:
     from audiokit import audio_io
 
-    try:
-        return audio_io.probe(inp.path).duration
-    except AudiokitError:
-        return 0.0  # the task reports it
+    info = audio_io.probe_quiet(inp.path)  # None: the task reports it
+    return info.duration if info is not None else 0.0
 
 
 def _options(

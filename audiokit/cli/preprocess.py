@@ -314,17 +314,16 @@ def _check_memory(job: Any, inputs: list[Input], batch: BatchOptions) -> None:
     """Refuse a run whose biggest input would not fit in a worker's memory budget."""
     from audiokit import audio_io, limits
     from audiokit.batch import default_jobs
-    from audiokit.errors import AudiokitError
     from audiokit.preprocess.process import estimate_memory
 
     if job.plan.blockable and job.streaming != "off" and job.plan.pad_to is None:
         return  # long inputs stream: memory is bounded whatever their length
     worst, name = 0.0, ""
     for inp in inputs:
-        try:
-            need = estimate_memory(job, audio_io.probe(inp.path))
-        except AudiokitError:
+        info = audio_io.probe_quiet(inp.path)
+        if info is None:
             continue  # the task reports it
+        need = estimate_memory(job, info)
         if need > worst:
             worst, name = need, inp.display
     jobs = max(1, min(batch.jobs or default_jobs(), len(inputs) or 1))

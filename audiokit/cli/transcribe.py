@@ -288,10 +288,8 @@ def transcribe_cmd(
             )
         weights = []
         for inp in todo:
-            try:
-                weights.append(audio_io.probe(inp.path).duration)
-            except Exception:  # the task reports the problem
-                weights.append(0.0)
+            info = audio_io.probe_quiet(inp.path)  # the task reports a problem
+            weights.append(info.duration if info is not None else 0.0)
         for res in run.run(task_fn, todo, weights=weights, unit="s"):
             t = res.value
             if t.language_detected:
