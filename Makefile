@@ -29,7 +29,7 @@ run: install  ## run the main job on sample_data/ into out/ (again: only the new
 	$(AUDIOKIT) plot sample_data --kind waveform -o $(OUT)/plots/ -q --update
 	$(AUDIOKIT) spectrogram sample_data --scale mel -o $(OUT)/spectrograms/ --data $(OUT)/spectrograms/ -q --update
 	$(AUDIOKIT) features sample_data -o $(OUT)/features.parquet --label-from-parent -q --update --prune
-	$(AUDIOKIT) features sample_data/music/melody.ogg --window 2 --window-hop 1 --features mfcc,rms,tempo -o - > $(OUT)/melody_windows.csv
+	$(AUDIOKIT) features sample_data/music/melody.ogg --segment 2 --overlap 1 --features mfcc,rms,tempo -o - > $(OUT)/melody_segments.csv
 	$(AUDIOKIT) preprocess sample_data -o $(OUT)/preprocessed --mono --sr 16000 --normalize loudness --target -23 --update --report $(OUT)/preprocess.parquet
 	$(AUDIOKIT) preprocess sample_data/speech -o $(OUT)/segments --mono --sr 16000 --trim --segment 2 --fade-ms 10 --format wav --overwrite --json > $(OUT)/preprocess_segments.jsonl
 	$(AUDIOKIT) transcribe sample_data/speech -q -o $(OUT)/transcripts -f srt --update

@@ -42,7 +42,7 @@ def wav(tmp_path: Path) -> Path:
 
 HOSTILE = [
     ("features", "--n-fft", "100000000"),
-    ("features", "--window", "1", "--window-hop", "0.0000001"),
+    ("features", "--segment", "1", "--overlap", "0.9999999"),
     ("features", "--n-mels", "100000"),
     ("features", "--sr", "1"),
     ("features", "--fmin", "5000", "--fmax", "100"),

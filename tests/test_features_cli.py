@@ -110,7 +110,7 @@ def test_windows_csv_stdout(runner, cli, dataset) -> None:
             str(clip),
             "--features",
             "rms,tempo",
-            "--window",
+            "--segment",
             "0.5",
             "--stats",
             "mean,median,p90",
@@ -120,7 +120,7 @@ def test_windows_csv_stdout(runner, cli, dataset) -> None:
     assert res.exit_code == 0, res.stderr
     lines = res.stdout.strip().splitlines()
     header = lines[0].split(",")
-    assert header[:6] == ["path", "duration", "sample_rate", "window", "start", "end"]
+    assert header[:6] == ["path", "duration", "sample_rate", "segment", "start", "end"]
     assert header[6:] == ["rms_mean", "rms_median", "rms_p90", "tempo", "beat_count"]
     assert len(lines) == 1 + 3  # 0-0.5, 0.5-1.0, 1.0-1.2
 
@@ -142,7 +142,7 @@ def test_usage_errors(runner, cli, dataset, tmp_path) -> None:
     assert res.exit_code == 2 and "bogus" in res.stderr
     res = runner.invoke(cli, ["features", clip, "--stats", "average"])
     assert res.exit_code == 2
-    res = runner.invoke(cli, ["features", clip, "--frames", "--window", "1"])
+    res = runner.invoke(cli, ["features", clip, "--frames", "--segment", "1"])
     assert res.exit_code == 2
     res = runner.invoke(cli, ["features", clip, "-o", clip.replace(".wav", ".parquet.wav")])
     assert res.exit_code == 2 and "unknown table format" in res.stderr

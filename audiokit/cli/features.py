@@ -41,7 +41,7 @@ INDEX_TYPES = {
     "sample_rate": "int32",
     "frame": "int64",
     "time": "float64",
-    "window": "int32",
+    "segment": "int32",
     "start": "float64",
     "end": "float64",
 }
@@ -105,7 +105,7 @@ Examples:
   audiokit features clip.wav --features mfcc,rms --json | jq .mfcc_00_mean
   audiokit features 'speech/**/*.flac' --features default,f0 --sr 16000 -o speech.parquet
   audiokit features song.flac --frames -o song_frames.parquet
-  audiokit features talk.wav --window 5 --window-hop 2.5 --stats mean,median,p90 -o talk.csv
+  audiokit features talk.wav --segment 5 --overlap 2.5 --stats mean,median,p90 -o talk.csv
   audiokit features --list-columns --features mfcc --n-mfcc 20
 \b
 Feature groups (--features, comma list; 'default' and 'all' also work):
@@ -115,7 +115,7 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
   zcr, rms  zero-crossing rate, RMS energy             [default]
   chroma    chroma from the STFT (A440)                [default]
   onset     onset strength                             [default]
-  tempo     tempo (BPM) and beat count per file/window [default]
+  tempo     tempo (BPM) and beat count per file/segment [default]
   cens      chroma CENS (constant-Q)                   [opt-in, slower]
   tonnetz   tonal centroids (constant-Q chroma)        [opt-in, slower]
   hpss      harmonic share of the energy (HPSS)        [opt-in, slow]
@@ -141,16 +141,17 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
     help="One row per frame (with its time in seconds) instead of one per file.",
 )
 @click.option(
-    "--window",
+    "--segment",
+    "window",
     type=click.FloatRange(min=0, min_open=True),
     metavar="SECONDS",
-    help="One row of statistics per window of SECONDS.",
+    help="One row of statistics per segment of SECONDS (as preprocess --segment cuts).",
 )
 @click.option(
-    "--window-hop",
-    type=click.FloatRange(min=0, min_open=True),
+    "--overlap",
+    type=click.FloatRange(min=0),
     metavar="SECONDS",
-    help="Start a window every SECONDS (default: the window length).",
+    help="Overlap of consecutive segments (default 0).",
 )
 @click.option(
     "--label-from-parent",
@@ -172,7 +173,7 @@ def features_cmd(
     params: FeatureParams,
     frames: bool,
     window: float | None,
-    window_hop: float | None,
+    overlap: float | None,
     label_from_parent: bool,
     list_columns: bool,
 ) -> None:
@@ -182,7 +183,7 @@ def features_cmd(
     audio is mixed to mono and resampled to --sr. Summary rows hold statistics over
     time of every feature dimension, named <feature>[_<dim>]_<stat>
     (mfcc_00_mean, spectral_centroid_std, ...), as float32, after the columns
-    path, [label], duration, sample_rate ([window, start, end] with --window;
+    path, [label], duration, sample_rate ([segment, start, end] with --segment;
     frame, time with --frames, where per-file values such as tempo are left out).
 
     Short clips give valid rows (deltas shrink to the clip; NaN under 3 frames);
@@ -192,18 +193,25 @@ def features_cmd(
     (or CSV with --csv).
     """
     if frames and window:
-        raise UsageError("--frames and --window exclude each other")
-    if window_hop is not None and window is None:
-        raise UsageError("--window-hop needs --window")
-    check_range("--window", window, WINDOW_HOP_MIN, DURATION_MAX, "s")
-    check_range("--window-hop", window_hop, WINDOW_HOP_MIN, DURATION_MAX, "s")
+        raise UsageError("--frames and --segment exclude each other")
+    if overlap is not None and window is None:
+        raise UsageError("--overlap needs --segment")
+    check_range("--segment", window, WINDOW_HOP_MIN, DURATION_MAX, "s")
+    window_hop = None
+    if window is not None and overlap:
+        if overlap >= window:
+            raise UsageError(f"--overlap {overlap:g} s must be shorter than --segment {window:g} s")
+        window_hop = window - overlap
+        check_range(
+            "a segment hop (--segment - --overlap)", window_hop, WINDOW_HOP_MIN, DURATION_MAX, "s"
+        )
     feat_cols = frame_columns(params) if frames else summary_columns(params)
     if list_columns:
         for c in feat_cols:
             click.echo(c)
         return
     shape = "frames" if frames else ("windows" if window else "summary")
-    index = {"frames": ["frame", "time"], "windows": ["window", "start", "end"]}.get(shape, [])
+    index = {"frames": ["frame", "time"], "windows": ["segment", "start", "end"]}.get(shape, [])
     label = ["label"] if label_from_parent else []
     columns = ["path", *label, "duration", "sample_rate", *index, *feat_cols]
     types = {**INDEX_TYPES, **{c: "float32" for c in feat_cols}}

@@ -115,7 +115,7 @@ class FeatureResult:
                 r["frame"] = i
                 r["time"] = float(self.start[i])
             elif self.kind == "windows":
-                r["window"] = i
+                r["segment"] = i
                 r["start"] = float(self.start[i])
                 r["end"] = float(self.end[i])
             r.update(zip(self.columns, row, strict=True))

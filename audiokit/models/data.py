@@ -27,7 +27,7 @@ from audiokit.writers import table_format
 
 #: Columns of a features table that are not features.
 META_COLUMNS = frozenset(
-    {"path", "label", "duration", "sample_rate", "frame", "time", "window", "start", "end"}
+    {"path", "label", "duration", "sample_rate", "frame", "time", "segment", "start", "end"}
 )
 PARAMS_KEY = "audiokit.features.params"
 OPTIONS_KEY = "audiokit.features.options"
@@ -118,10 +118,10 @@ def from_rows(
     where: str = "the table",
 ) -> Dataset:
     """A dataset from summary rows (dicts with ``path`` and the feature columns)."""
-    if rows and any(k in rows[0] for k in ("frame", "window")):
+    if rows and any(k in rows[0] for k in ("frame", "segment")):
         raise UsageError(
-            f"{where} has one row per frame or window: models take one row per file "
-            "(a features table without --frames/--window)"
+            f"{where} has one row per frame or segment: models take one row per file "
+            "(a features table without --frames/--segment)"
         )
     feats = feature_columns(columns)
     if not feats:
@@ -175,7 +175,7 @@ def from_table(path: str | os.PathLike[str], **kw: Any) -> Dataset:
     if options.get("shape") not in (None, "summary"):
         raise UsageError(
             f"{path}: a --{options['shape']} table: models take one row per file "
-            "(a features table without --frames/--window)"
+            "(a features table without --frames/--segment)"
         )
     return from_rows(rows, columns, params=params, where=os.fspath(path), **kw)
 
