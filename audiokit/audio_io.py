@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audiokit.errors import DecodeError, InputError
+from audiokit.errors import DecodeError, InputError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,6 +135,37 @@ class AudioInfo:
     def bitrate(self) -> float | None:
         """Average bits per second over the whole file (container included)."""
         return self.size_bytes * 8 / self.duration if self.duration > 0 else None
+
+
+#: ``--channel mix``: every channel, averaged.
+MIX = "mix"
+
+
+def parse_channel(text: str | None) -> int | str | None:
+    """``--channel`` value: None, ``mix``, or a 0-based index.
+
+    Raises
+    ------
+    UsageError
+    """
+    if text is None:
+        return None
+    t = text.strip().lower()
+    if t in ("mix", "mono"):
+        return MIX
+    if t in ("l", "left"):
+        return 0
+    if t in ("r", "right"):
+        return 1
+    try:
+        c = int(t)
+    except ValueError:
+        raise UsageError(
+            f"--channel {text!r}: give a channel number (0, 1, ...), L, R or mix"
+        ) from None
+    if c < 0:
+        raise UsageError("--channel counts from 0")
+    return c
 
 
 class DamagedAudioWarning(UserWarning):

@@ -128,9 +128,8 @@ memory (--streaming on/off forces the choice).
 @click.option("--mono", is_flag=True, help="Mix down to one channel (average).")
 @click.option(
     "--channel",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Keep only channel N (0 = first/left).",
+    metavar="N|L|R|mix",
+    help="Keep one channel (0-based, L, R), or the mix of all (as --mono).",
 )
 @sr_option(default=None, help="Resample to RATE Hz (soxr HQ), e.g. 16000 or 22.05k.")
 @click.option("--trim", is_flag=True, help="Cut leading and trailing silence.")
@@ -141,7 +140,7 @@ memory (--streaming on/off forces the choice).
 )
 @click.option(
     "--top-db",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=60.0,
     show_default=True,
     metavar="DB",
@@ -169,7 +168,13 @@ memory (--streaming on/off forces the choice).
     help="How much gated bins are attenuated.",
 )
 @click.option(
-    "--preemphasis", type=float, metavar="COEF", help="Pre-emphasis y[n] - COEF*y[n-1] (e.g. 0.97)."
+    "--preemphasis",
+    type=float,
+    is_flag=False,
+    flag_value=0.97,
+    default=None,
+    metavar="[COEF]",
+    help="Pre-emphasis y[n] - COEF*y[n-1] (default COEF 0.97).",
 )
 @click.option("--highpass", type=float, metavar="HZ", help="4th-order Butterworth high-pass.")
 @click.option("--lowpass", type=float, metavar="HZ", help="4th-order Butterworth low-pass.")
@@ -203,12 +208,16 @@ memory (--streaming on/off forces the choice).
 @click.option("--trim-to", type=float, metavar="SECONDS", help="Cut to this length.")
 @click.option(
     "--segment",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     metavar="SECONDS",
     help="Cut into numbered files of this length (the last holds the rest).",
 )
 @click.option(
-    "--overlap", type=float, default=0.0, metavar="SECONDS", help="Overlap of consecutive segments."
+    "--overlap",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="Overlap of consecutive segments.",
 )
 @click.option(
     "--fade-ms", type=float, metavar="MS", help="Raised-cosine fade in and out (of each segment)."
@@ -335,9 +344,12 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
 def _plan(kw: dict[str, Any]) -> Plan:
+    from audiokit.audio_io import MIX, parse_channel
+
+    channel = parse_channel(kw["channel"])
     settings = Plan(
-        mono=kw["mono"],
-        channel=kw["channel"],
+        mono=kw["mono"] or channel == MIX,
+        channel=channel if isinstance(channel, int) else None,
         sr=kw["sr"],
         top_db=kw["top_db"],
         pad_ms=kw["pad_ms"],

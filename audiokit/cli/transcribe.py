@@ -12,6 +12,7 @@ from audiokit.cli.common import BatchRun, file_outputs, print_table, stdout_is_t
 from audiokit.cli.options import (
     BatchOptions,
     batch_options,
+    json_option,
     name_option,
     output_option,
     output_policy_options,
@@ -159,9 +160,7 @@ Examples:
     show_default=True,
     help="cuda uses the GPU when CTranslate2 sees one.",
 )
-@click.option(
-    "--json", "as_json", is_flag=True, hidden=True, help="With --list-models: JSON lines."
-)
+@json_option
 def transcribe_cmd(
     batch: BatchOptions,
     model: str,
@@ -205,6 +204,10 @@ def transcribe_cmd(
     from audiokit.transcribe.engine import resolve_compute_type, resolve_device
     from audiokit.transcribe.models import resolve_model
 
+    if as_json:  # one JSON object per line, as --json means in every command
+        if fmt not in (None, "json"):
+            raise UsageError(f"--json and --format {fmt} name different formats")
+        fmt = "json"
     if output == "-":
         output = None  # standard output, as without -o
     fmt = fmt or (format_from_path(output) if output else None) or "txt"
@@ -298,7 +301,7 @@ def transcribe_cmd(
                     f"(probability {t.language_probability:.2f})"
                 )
             try:
-                _emit(t, res.input, fmt, plan, sink, word_timestamps, len(inputs))
+                _emit(t, res.input, fmt, plan, sink, word_timestamps, len(inputs), as_json)
             except BrokenPipeError:
                 raise
             except Exception as exc:
@@ -318,8 +321,9 @@ def _emit(
     sink: Any,
     words: bool,
     n_inputs: int,
+    one_line: bool = False,
 ) -> None:
-    """Write or print one transcript."""
+    """Write or print one transcript (``one_line``: JSON on one line, as --json prints)."""
     from audiokit.writers import atomic_open, write_table
 
     if sink is not None:
@@ -327,7 +331,7 @@ def _emit(
         sink.add(inp, [file_row(t)], table=1)
         return
     if plan is None:
-        if fmt == "json" and n_inputs > 1:
+        if fmt == "json" and (n_inputs > 1 or one_line):
             from audiokit.transcribe.formats import to_json
 
             click.echo(to_json(t, words, indent=None), nl=False)

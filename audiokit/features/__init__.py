@@ -274,11 +274,11 @@ def _compute(
     from audiokit.features.groups import n_frames_for
 
     if frames and window:
-        raise UsageError("--frames and --window exclude each other")
+        raise UsageError("--frames and --segment exclude each other")
     if window is not None and window <= 0:
-        raise UsageError("--window must be positive")
+        raise UsageError("--segment must be positive")
     if window_hop is not None and (window is None or window_hop <= 0):
-        raise UsageError("--window-hop needs --window and must be positive")
+        raise UsageError("a segment hop needs --segment and must be positive")
     n_frames = n_frames_for(source.n, p)
     duration = source.n / sr
     n_cols = len(frame_columns(p))

@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from audiokit import audio_io
-from audiokit.audio_io import AudioInfo
-from audiokit.errors import InputError, UsageError
+from audiokit.audio_io import MIX, AudioInfo, parse_channel  # noqa: F401 (re-exported)
+from audiokit.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
-
-#: Channel selection meaning "average all channels into one lane".
-MIX = "mix"
 
 #: Kinds that need the whole span in memory refuse spans longer than this (seconds).
 MAX_IN_MEMORY_SECONDS = 1800.0
@@ -122,33 +119,6 @@ def resolve_span(
             )
         chans = (c,)
     return Span(first, stop, sr, chans, info.channels)
-
-
-def parse_channel(text: str | None) -> int | str | None:
-    """``--channel`` value: None, ``mix``, or a 0-based index.
-
-    Raises
-    ------
-    UsageError
-    """
-    if text is None:
-        return None
-    t = text.strip().lower()
-    if t in ("mix", "mono"):
-        return MIX
-    if t in ("l", "left"):
-        return 0
-    if t in ("r", "right"):
-        return 1
-    try:
-        c = int(t)
-    except ValueError:
-        raise UsageError(
-            f"--channel {text!r}: give a channel number (0, 1, ...), L, R or mix"
-        ) from None
-    if c < 0:
-        raise UsageError("--channel counts from 0")
-    return c
 
 
 def _select(block: np.ndarray, span: Span) -> np.ndarray:
