@@ -430,6 +430,24 @@ def iter_blocks(
         raise DecodeError(_reason(exc, path), info.path) from None
 
 
+def span_frames(
+    info: AudioInfo, start: float = 0.0, duration: float | None = None
+) -> tuple[int, int]:
+    """The frames ``[first, last)`` of ``--start``/``--duration`` (seconds), within the file.
+
+    Raises
+    ------
+    InputError
+        A start at or past the end of the file.
+    """
+    sr = info.samplerate
+    first = min(max(int(round(start * sr)), 0), info.frames)
+    last = info.frames if duration is None else min(info.frames, first + int(round(duration * sr)))
+    if start > 0 and first >= info.frames:
+        raise InputError(f"--start {start:g} s is past the end ({info.duration:.3f} s)", info.path)
+    return first, last
+
+
 def read(
     path: str | os.PathLike[str],
     info: AudioInfo | None = None,
@@ -458,8 +476,7 @@ def read(
 
     info = info or probe(path)
     sr = info.samplerate
-    start = min(max(int(round(offset * sr)), 0), info.frames)
-    stop = info.frames if duration is None else min(info.frames, start + int(round(duration * sr)))
+    start, stop = span_frames(info, offset, duration)
     n = max(stop - start, 0)
     if info.counted or (
         n * info.channels * 4 > _TRUST_HEADER_BYTES and n > _plausible_frames(info)

@@ -282,6 +282,8 @@ def inspect_file(
     frame_ms: float = DEFAULT_FRAME_MS,
     display: str | None = None,
     blocksize: int = 1 << 16,
+    start: float = 0.0,
+    duration: float | None = None,
 ) -> InspectResult:
     """Probe a file and (optionally) measure its levels in one streaming pass.
 
@@ -297,6 +299,8 @@ def inspect_file(
         Name to report instead of ``path`` (e.g. ``-`` for standard input).
     blocksize
         Frames decoded at a time (memory is bounded by this, not the duration).
+    start, duration
+        Measure the levels of this span (seconds); the header facts are the file's.
     """
     info = audio_io.probe(path)
     if display is not None:
@@ -310,7 +314,8 @@ def inspect_file(
         silence_db,
         frame_ms,
     )
-    for block in audio_io.iter_blocks(path, blocksize, info):
+    first, last = audio_io.span_frames(info, start, duration)
+    for block in audio_io.iter_blocks(path, blocksize, info, first, last):
         meter.update(block)
     total, per = meter.result()
     return InspectResult(info, total, per)

@@ -214,11 +214,11 @@ def test_cli_interrupt_leaves_no_partial_table(
     real = cmd._task
     calls = []
 
-    def interrupted(inp, opts):
+    def interrupted(inp, opts, **span):
         calls.append(inp.path)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(inp, opts)
+        return real(inp, opts, **span)
 
     monkeypatch.setattr(cmd, "_task", interrupted)
     hello = str(sample_dir / "speech" / "hello.wav")

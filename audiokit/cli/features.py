@@ -17,6 +17,7 @@ from audiokit.cli.options import (
     csv_option,
     json_option,
     output_policy_options,
+    span_options,
     table_format_option,
 )
 from audiokit.errors import UsageError
@@ -54,13 +55,22 @@ def _task(
     window: float | None,
     window_hop: float | None,
     block_jobs: int,
+    start: float = 0.0,
+    duration: float | None = None,
 ) -> Any:
     from audiokit.features import extract_file
     from audiokit.features.blocks import single_thread_blas
 
     single_thread_blas()
     return extract_file(
-        inp.path, params, frames=frames, window=window, window_hop=window_hop, jobs=block_jobs
+        inp.path,
+        params,
+        frames=frames,
+        window=window,
+        window_hop=window_hop,
+        jobs=block_jobs,
+        start=start,
+        duration=duration,
     )
 
 
@@ -135,6 +145,7 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
 @table_format_option
 @output_policy_options(per_file=False)
 @feature_params_options
+@span_options
 @click.option(
     "--frames",
     is_flag=True,
@@ -175,6 +186,8 @@ def features_cmd(
     window: float | None,
     overlap: float | None,
     label_from_parent: bool,
+    start: float,
+    duration: float | None,
     list_columns: bool,
 ) -> None:
     """Extract audio features into one table: a row per file, per window or per frame.
@@ -216,6 +229,7 @@ def features_cmd(
     columns = ["path", *label, "duration", "sample_rate", *index, *feat_cols]
     types = {**INDEX_TYPES, **{c: "float32" for c in feat_cols}}
     options = _options(frames, window, window_hop, label_from_parent)
+    options.update(start=start, duration=duration)
     sink = table_sink(
         output,
         TableSpec(tuple(columns), types),
@@ -246,6 +260,8 @@ def features_cmd(
             window=window,
             window_hop=window_hop,
             block_jobs=block_jobs,
+            start=start,
+            duration=duration,
         )
         for res in run.run(task, todo, warm_up=functools.partial(warm_up, params)):
             r = res.value

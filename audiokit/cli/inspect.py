@@ -16,6 +16,7 @@ from audiokit.cli.options import (
     csv_option,
     json_option,
     output_policy_options,
+    span_options,
     table_format_option,
 )
 from audiokit.inputs import Input
@@ -45,8 +46,17 @@ ROW_TYPES = {
 }
 
 
-def _task(inp: Input, levels: bool, silence_db: float) -> InspectResult:
-    return inspect_file(inp.path, levels=levels, silence_db=silence_db, display=inp.display)
+def _task(
+    inp: Input, levels: bool, silence_db: float, start: float = 0.0, duration: float | None = None
+) -> InspectResult:
+    return inspect_file(
+        inp.path,
+        levels=levels,
+        silence_db=silence_db,
+        display=inp.display,
+        start=start,
+        duration=duration,
+    )
 
 
 #: Columns left out, first to last, when the terminal is too narrow for the whole table.
@@ -130,6 +140,7 @@ Examples:
     metavar="DBFS",
     help="20 ms frames quieter than this count as silent.",
 )
+@span_options
 @json_option
 @csv_option
 @table_format_option
@@ -146,6 +157,8 @@ def inspect_cmd(
     no_levels: bool,
     per_channel: bool,
     silence_threshold: float,
+    start: float,
+    duration: float | None,
     as_json: bool,
     as_csv: bool,
     table_format: str | None,
@@ -175,12 +188,20 @@ def inspect_cmd(
             "levels": not no_levels,
             "per_channel": per_channel,
             "silence_threshold": silence_threshold,
+            "start": start,
+            "duration": duration,
         },
         metadata={"audiokit.command": "inspect", "audiokit.version": __version__},
         options=outputs,
     )
     run = BatchRun(batch, desc="inspect", output=output)
-    task = functools.partial(_task, levels=not no_levels, silence_db=silence_threshold)
+    task = functools.partial(
+        _task,
+        levels=not no_levels,
+        silence_db=silence_threshold,
+        start=start,
+        duration=duration,
+    )
     fmt = sink.fmt
     nested = output is None and fmt == "jsonl" and not per_channel  # JSON lines keep lanes
     with sink:

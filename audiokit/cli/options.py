@@ -212,6 +212,23 @@ def output_policy_options(
     return decorate
 
 
+def span_options(func: F) -> F:
+    """``--start SECONDS`` and ``--duration SECONDS``: the span of each file to read."""
+    func = click.option(
+        "--duration",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="Read this many seconds (default: to the end), as librosa.load's duration.",
+    )(func)
+    return click.option(
+        "--start",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        metavar="SECONDS",
+        help="Read from this time (default: the beginning), as librosa.load's offset.",
+    )(func)
+
+
 def name_option(default: str) -> Callable[[F], F]:
     """``--name TEMPLATE``: output file names under ``-o DIR``."""
     return click.option(

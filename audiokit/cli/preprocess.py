@@ -27,6 +27,7 @@ from audiokit.cli.options import (
     name_option,
     output_option,
     output_policy_options,
+    span_options,
     sr_option,
 )
 from audiokit.errors import UsageError
@@ -121,6 +122,7 @@ memory (--streaming on/off forces the choice).
 """,
 )
 @batch_options
+@span_options
 @output_option(
     "Output file (one input, name ending .wav/.flac/.ogg), '-' for standard output (one "
     "input; --format picks the format), or a directory (mirrors the input tree)."
@@ -312,7 +314,13 @@ def preprocess_cmd(
         )
         spec = replace(spec, single=files.mode == "file", plan=files)
     check_spec(spec)
-    job = Job(plan=plan, spec=spec, streaming=kw["streaming"])
+    job = Job(
+        plan=plan,
+        spec=spec,
+        streaming=kw["streaming"],
+        start=kw["start"],
+        duration=kw["duration"],
+    )
     job.check()
     _check_memory(job, inputs, batch)
     _render(run, job, kw, outputs, files)
@@ -404,6 +412,8 @@ def _render(
                 "dither": not kw["no_dither"],
                 "output": files.template if files is not None and not to_stdout else None,
                 "dry_run": kw["dry_run"],
+                "start": kw["start"],
+                "duration": kw["duration"],
             },
             metadata={
                 "audiokit.command": "preprocess",

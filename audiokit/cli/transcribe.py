@@ -16,6 +16,7 @@ from audiokit.cli.options import (
     name_option,
     output_option,
     output_policy_options,
+    span_options,
 )
 from audiokit.errors import UsageError
 from audiokit.inputs import Input
@@ -38,8 +39,10 @@ from audiokit.transcribe.formats import (
 from audiokit.transcribe.models import DEFAULT_MODEL
 
 
-def _task(inp: Input, opts: TranscribeOptions) -> Transcript:
-    return transcribe_file(inp.path, opts, display=inp.display)
+def _task(
+    inp: Input, opts: TranscribeOptions, start: float = 0.0, duration: float | None = None
+) -> Transcript:
+    return transcribe_file(inp.path, opts, display=inp.display, start=start, duration=duration)
 
 
 def _show_models(as_json: bool) -> None:
@@ -160,6 +163,7 @@ Examples:
     show_default=True,
     help="cuda uses the GPU when CTranslate2 sees one.",
 )
+@span_options
 @json_option
 def transcribe_cmd(
     batch: BatchOptions,
@@ -178,6 +182,8 @@ def transcribe_cmd(
     threads: int,
     compute_type: str,
     device: str,
+    start: float,
+    duration: float | None,
     as_json: bool,
 ) -> None:
     """Transcribe speech to text, offline, on the CPU (or a GPU).
@@ -255,7 +261,7 @@ def transcribe_cmd(
         word_timestamps=word_timestamps,
         initial_prompt=initial_prompt,
     )
-    task_fn = functools.partial(_task, opts=opts)
+    task_fn = functools.partial(_task, opts=opts, start=start, duration=duration)
     with contextlib.ExitStack() as stack:
         sink = None
         todo = inputs
@@ -270,6 +276,8 @@ def transcribe_cmd(
                 "beam_size": beam_size,
                 "vad": vad,
                 "initial_prompt": initial_prompt,
+                "start": start,
+                "duration": duration,
             }
             sink = stack.enter_context(
                 TableSink(

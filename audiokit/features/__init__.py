@@ -212,13 +212,17 @@ def extract_file(
     window_hop: float | None = None,
     block_frames: int | None = None,
     jobs: int = 1,
+    start: float = 0.0,
+    duration: float | None = None,
 ) -> FeatureResult:
     """Extract features from an audio file, decoding long files block by block.
 
     The file is mixed to mono and resampled to ``params.sr`` (None: its own
     rate) with soxr HQ, as :func:`audiokit.audio_io.load`. Files of more than
     :data:`STREAM_SAMPLES` samples are never loaded whole. ``frames``,
-    ``window``, ``window_hop``, ``block_frames`` and ``jobs`` are as in :func:`extract`.
+    ``window``, ``window_hop``, ``block_frames`` and ``jobs`` are as in :func:`extract`;
+    ``start`` and ``duration`` (seconds) take a span of the file, as librosa.load's
+    ``offset`` and ``duration`` do.
 
     Raises
     ------
@@ -231,11 +235,12 @@ def extract_file(
     p = params or FeatureParams()
     info = audio_io.probe(path)
     sr = p.sr or info.samplerate
+    first, last = audio_io.span_frames(info, start, duration)
     source: Source
-    if info.frames * sr / info.samplerate > STREAM_SAMPLES:
-        source = StreamSource(str(path), sr)
+    if (last - first) * sr / info.samplerate > STREAM_SAMPLES:
+        source = StreamSource(str(path), sr, first=first, last=last)
     else:
-        y, native = audio_io.read(path, info)
+        y, native = audio_io.read(path, info, offset=start, duration=duration)
         source = ArraySource(audio_io.resample(audio_io.to_mono(y), native, sr))
     return _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames, jobs)
 

@@ -65,7 +65,14 @@ class StreamSource:
     padded with zeros.
     """
 
-    def __init__(self, path: str, sr: int | None, read_block: int = 1 << 17) -> None:
+    def __init__(
+        self,
+        path: str,
+        sr: int | None,
+        read_block: int = 1 << 17,
+        first: int = 0,
+        last: int | None = None,
+    ) -> None:
         import numpy as np
 
         from audiokit import audio_io
@@ -73,8 +80,9 @@ class StreamSource:
         self.info = audio_io.probe(path)
         self.native = self.info.samplerate
         self.sr = sr or self.native
-        self.n = int(math.ceil(self.info.frames * self.sr / self.native))
-        self._blocks = audio_io.iter_blocks(path, read_block, self.info)
+        last = self.info.frames if last is None else last
+        self.n = int(math.ceil((last - first) * self.sr / self.native))
+        self._blocks = audio_io.iter_blocks(path, read_block, self.info, first, last)
         self._rs: Any = None
         if self.sr != self.native:
             import soxr

@@ -52,6 +52,18 @@ class Job:
     streaming: str = "auto"
     long_seconds: float = LONG_SECONDS
     blocksize: int = BLOCKSIZE
+    start: float = 0.0
+    duration: float | None = None
+
+    def span_seconds(self, info: AudioInfo) -> float:
+        first, last = self.span(info)
+        return (last - first) / info.samplerate
+
+    def span(self, info: AudioInfo) -> tuple[int, int]:
+        """The frames of each input to process (``--start``/``--duration``)."""
+        from audiokit.audio_io import span_frames
+
+        return span_frames(info, self.start, self.duration)
 
     def check(self) -> None:
         """Refuse ``streaming="on"`` with a plan that cannot stream (UsageError)."""
@@ -66,7 +78,7 @@ class Job:
     def use_streaming(self, info: AudioInfo) -> bool:
         if self.streaming == "off" or not self.plan.blockable:
             return False
-        return self.streaming == "on" or info.duration > self.long_seconds
+        return self.streaming == "on" or self.span_seconds(info) > self.long_seconds
 
 
 #: Float copies of the signal the in-memory path holds at its peak (input, steps, output).
@@ -160,7 +172,7 @@ def new_report(job: Job, inp: Input, info: AudioInfo, enc: Encoding, streaming: 
     """A report with the input facts and settings filled in."""
     return FileReport(
         input=inp.display,
-        duration_in=info.duration,
+        duration_in=job.span_seconds(info),
         sr_in=info.samplerate,
         channels_in=info.channels,
         format=enc.ext,
@@ -291,7 +303,7 @@ def _process_in_memory(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> 
     from audiokit.preprocess.output import output_paths
 
     rep = new_report(job, inp, info, enc, streaming=False)
-    y, sr = audio_io.read(inp.path, info)
+    y, sr = audio_io.read(inp.path, info, offset=job.start, duration=job.duration)
     rep.peak_in_dbfs = ld.peak_dbfs(y)
     rep.lufs_in = ld.integrated_loudness(y, sr)
     chunks, sr = run_steps(y, sr, job.plan, rep)

@@ -357,7 +357,7 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
     sr0, ch0 = info.samplerate, info.channels
 
     def blocks() -> Iterator[np.ndarray]:
-        for b in audio_io.iter_blocks(inp.path, job.blocksize, info):
+        for b in audio_io.iter_blocks(inp.path, job.blocksize, info, *job.span(info)):
             yield b.T
 
     in_meter = Meter(sr0, ch0)

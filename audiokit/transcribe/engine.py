@@ -417,8 +417,16 @@ def transcribe_array(
     )
 
 
-def transcribe_file(path: str, opts: TranscribeOptions, display: str | None = None) -> Transcript:
+def transcribe_file(
+    path: str,
+    opts: TranscribeOptions,
+    display: str | None = None,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> Transcript:
     """Decode ``path`` (any format audiokit reads) and transcribe it.
+
+    ``start``/``duration`` (seconds) take a span of it; times stay those of the file.
 
     Raises
     ------
@@ -427,5 +435,19 @@ def transcribe_file(path: str, opts: TranscribeOptions, display: str | None = No
     """
     from audiokit import audio_io
 
-    y, _ = audio_io.load(path, sr=SAMPLE_RATE, mono=True)
-    return transcribe_array(y, opts, path=display or path)
+    y, _ = audio_io.load(path, sr=SAMPLE_RATE, mono=True, offset=start, duration=duration)
+    t = transcribe_array(y, opts, path=display or path)
+    return shifted(t, start) if start else t
+
+
+def shifted(t: Transcript, offset: float) -> Transcript:
+    """``t`` with every time moved by ``offset`` seconds (a span's times in the file's)."""
+
+    def word(w: Word) -> Word:
+        return replace(w, start=w.start + offset, end=w.end + offset)
+
+    segments = tuple(
+        replace(s, start=s.start + offset, end=s.end + offset, words=tuple(map(word, s.words)))
+        for s in t.segments
+    )
+    return replace(t, segments=segments)
