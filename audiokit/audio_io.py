@@ -194,6 +194,12 @@ def _reason(exc: BaseException, path: str | os.PathLike[str]) -> str:
     return text.rstrip(".")
 
 
+def _words(exc: BaseException) -> str:
+    """A decoder's own words, on one line."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.removeprefix("Error : ").rstrip(".")
+
+
 def _check_path(path: Path) -> int:
     """Return the file size, or raise InputError saying why the path is unusable."""
     try:
@@ -266,12 +272,22 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     if info.samplerate <= 0 or info.channels <= 0:
         raise DecodeError("invalid header (no sample rate or channels)", str(path))
     frames, counted = int(info.frames), False
+    notes: tuple[str, ...] = ()
     if frames >= _UNKNOWN_FRAMES:
         frames, counted = _count_frames(p, info.channels), True
+    elif frames <= 0 and info.format in ("OGG", "FLAC"):
+        # A truncated Ogg file lost the page that gives its length: count what decodes.
+        frames = _count_frames(p, info.channels, tolerant=True)
+        if frames > 0:
+            counted = True
+            notes = (
+                f"damaged: the header gives no length; {frames / info.samplerate:.3f} s "
+                "decode; read what is there",
+            )
+            warnings.warn(DamagedAudioWarning(notes[0]), stacklevel=2)
     if frames <= 0:
         raise DecodeError("no audio samples (header only)", str(path))
     bits = _SUBTYPE_BITS.get(info.subtype)
-    notes: tuple[str, ...] = ()
     if info.format in ("WAV", "WAVEX") and bits:
         declared = _wav_declared_frames(p, info.channels * bits // 8)
         if declared is not None and declared > info.frames:
@@ -350,8 +366,11 @@ def _read_unseekable(fh: Any, n: int) -> np.ndarray:
     return out[: max(int(got), 0)]
 
 
-def _count_frames(path: Path, channels: int) -> int:
-    """Frames in a file whose header gives no length, counted by decoding it."""
+def _count_frames(path: Path, channels: int, tolerant: bool = False) -> int:
+    """Frames in a file whose header gives no length, counted by decoding it.
+
+    ``tolerant``: a decoding error ends the count (a damaged file: what decoded counts).
+    """
     sf = _sf()
     total = 0
     try:
@@ -359,7 +378,8 @@ def _count_frames(path: Path, channels: int) -> int:
             while len(block := _read_unseekable(fh, 1 << 16)):
                 total += len(block)
     except Exception as exc:
-        raise DecodeError(_reason(exc, path), str(path)) from None
+        if not (tolerant and total):
+            raise DecodeError(_reason(exc, path), str(path)) from None
     return total
 
 
@@ -404,30 +424,62 @@ def iter_blocks(
         Interleaved blocks as libsndfile returns them (always 2-D).
     """
     info = info or probe(path)
-    sf = _sf()
     try:
-        with sf.SoundFile(info.source or str(path)) as fh:
-            if start and info.counted:  # no seeking: decode up to the start
-                skip = start
-                while skip > 0 and len(block := _read_unseekable(fh, min(skip, 1 << 16))):
-                    skip -= len(block)
-            elif start:
-                fh.seek(start)
-            remaining = (stop if stop is not None else info.frames) - start
-            while remaining > 0:
-                if info.counted:
-                    block = _read_unseekable(fh, min(blocksize, remaining))
-                else:
-                    block = fh.read(min(blocksize, remaining), dtype="float32", always_2d=True)
-                if len(block) == 0:
-                    break
-                _finite_or_raise(block, info)
-                remaining -= len(block)
-                yield block
+        yield from _blocks(path, blocksize, info, start, stop)
     except DecodeError:
         raise
     except Exception as exc:
         raise DecodeError(_reason(exc, path), info.path) from None
+
+
+def _blocks(
+    path: str | os.PathLike[str], blocksize: int, info: AudioInfo, start: int, stop: int | None
+) -> Iterator[np.ndarray]:
+    """:func:`iter_blocks`; on a decoding error, reads again in smaller steps up to the
+    damage and keeps what decodes (a truncated FLAC), with a warning."""
+    sf = _sf()
+    end = stop if stop is not None else info.frames
+    done, size = 0, blocksize
+    fh = sf.SoundFile(info.source or str(path))
+    try:
+        if start and info.counted:  # no seeking: decode up to the start
+            skip = start
+            while skip > 0 and len(block := _read_unseekable(fh, min(skip, 1 << 16))):
+                skip -= len(block)
+        elif start:
+            fh.seek(start)
+        while start + done < end:
+            want = min(size, end - start - done)
+            try:
+                if info.counted:
+                    block = _read_unseekable(fh, want)
+                else:
+                    block = fh.read(want, dtype="float32", always_2d=True)
+            except Exception as exc:
+                if not info.counted and size > 4096:  # find the damage in smaller steps
+                    fh.close()
+                    fh = sf.SoundFile(info.source or str(path))
+                    fh.seek(start + done)
+                    size = max(4096, size // 16)
+                    continue
+                if done == 0:
+                    raise
+                at = (start + done) / info.samplerate
+                warnings.warn(
+                    DamagedAudioWarning(
+                        f"damaged: decoding stopped at {at:.3f} s of {info.duration:.3f} s "
+                        f"({_words(exc)}); read what is there"
+                    ),
+                    stacklevel=3,
+                )
+                return
+            if len(block) == 0:
+                break
+            _finite_or_raise(block, info)
+            done += len(block)
+            yield block
+    finally:
+        fh.close()
 
 
 def span_frames(
@@ -492,8 +544,10 @@ def read(
             data = sf.read(
                 info.source or str(path), frames=n, start=start, dtype="float32", always_2d=True
             )[0]
-        except Exception as exc:
-            raise DecodeError(_reason(exc, path), info.path) from None
+        except Exception:
+            # Damaged somewhere: read block by block, keeping what decodes (or say why not).
+            blocks = list(iter_blocks(path, 1 << 16, info, start, stop))
+            data = np.concatenate(blocks) if blocks else np.zeros((0, info.channels), np.float32)
         _finite_or_raise(data, info)
     if len(data) == 0:
         raise DecodeError("no audio samples in the requested span", info.path)

@@ -17,7 +17,8 @@ Conventions (as sox's ``stat``/``stats``):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from audiokit import audio_io
@@ -315,7 +316,14 @@ def inspect_file(
         frame_ms,
     )
     first, last = audio_io.span_frames(info, start, duration)
-    for block in audio_io.iter_blocks(path, blocksize, info, first, last):
-        meter.update(block)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", audio_io.DamagedAudioWarning)
+        for block in audio_io.iter_blocks(path, blocksize, info, first, last):
+            meter.update(block)
+    found = [str(w.message) for w in caught if issubclass(w.category, audio_io.DamagedAudioWarning)]
+    for text in found:  # for the batch's warning line, and for the warnings column
+        warnings.warn(audio_io.DamagedAudioWarning(text), stacklevel=2)
+    if found:
+        info = replace(info, warnings=(*info.warnings, *found))
     total, per = meter.result()
     return InspectResult(info, total, per)

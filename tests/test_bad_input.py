@@ -202,3 +202,24 @@ def test_damaged_wav_is_read_with_one_warning_and_strict_fails_it(
     out = tmp_path / "fixed.wav"
     res = runner.invoke(cli, ["preprocess", str(damaged), "-o", str(out), "--gain", "0"])
     assert res.exit_code == 0 and sf.info(out).frames == kept_frames
+
+
+def test_truncated_flac_is_decoded_up_to_the_damage(runner, cli, tmp_path: Path) -> None:
+    flac = tmp_path / "whole.flac"
+    y = sine(440, 16000, 6.0)
+    sf.write(flac, y, 16000, subtype="PCM_16")
+    half = tmp_path / "half.flac"
+    half.write_bytes(flac.read_bytes()[: flac.stat().st_size // 2])
+    res = runner.invoke(cli, ["inspect", str(half), "--json"])
+    assert res.exit_code == 0, res.stderr
+    row = json.loads(res.stdout)
+    (line,) = res.stderr.splitlines()
+    assert line.startswith(f"audiokit: {half}: warning: damaged: decoding stopped at ")
+    assert row["warnings"] and row["warnings"][0] in line
+    stopped = float(line.split("decoding stopped at ")[1].split(" s")[0])
+    assert 1.0 < stopped < 5.0
+    feats = runner.invoke(cli, ["features", str(half), "--features", "rms", "--json"])
+    assert feats.exit_code == 0 and json.loads(feats.stdout)["duration"] == pytest.approx(
+        stopped, abs=0.05
+    )
+    assert runner.invoke(cli, ["inspect", str(half), "--strict"]).exit_code == 1
