@@ -85,3 +85,9 @@ def test_short_flags_mean_the_same() -> None:
                     if not o.startswith("--"):
                         short[o].add(longs[0] if longs else o)
     assert {k: v for k, v in short.items() if len(v) > 1} == {}
+
+
+def test_every_command_that_reads_audio_takes_a_span() -> None:
+    for name, cmd in commands():
+        opts = {o for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+        assert {"--start", "--duration"} <= opts, name

@@ -17,6 +17,7 @@ from audiokit.cli.options import (
     csv_option,
     json_option,
     output_policy_options,
+    span_options,
     table_format_option,
 )
 from audiokit.errors import ExitStatus, UsageError
@@ -72,6 +73,7 @@ def anomaly_group() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @json_option
 @feature_params_options
+@span_options
 @output_policy_options(per_file=False, tables=False, update=False)
 def fit_cmd(
     batch: BatchOptions,
@@ -82,11 +84,20 @@ def fit_cmd(
     seed: int,
     as_json: bool,
     params: FeatureParams,
+    start: float,
+    duration: float | None,
     outputs: OutputOptions,
 ) -> None:
     """Fit a detector on recordings of normal operation (audio or a features table)."""
     refuse_existing_output(output, outputs)
-    ds, run = load(batch, params, Labels(column=None), desc="anomaly fit: features")
+    ds, run = load(
+        batch,
+        params,
+        Labels(column=None),
+        desc="anomaly fit: features",
+        start=start,
+        duration=duration,
+    )
     pipeline, threshold = anomaly.fit(ds.X, method, contamination, pca_components or None, seed)
     normal = anomaly.scores(pipeline, ds.X)
     info = {
@@ -115,10 +126,16 @@ def fit_cmd(
         run.exit()
 
 
-def _rows_of_model(model_path: str, batch: BatchOptions, labels: Labels) -> tuple:
+def _rows_of_model(
+    model_path: str,
+    batch: BatchOptions,
+    labels: Labels,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> tuple:
     model = store.load(model_path, kind="anomaly")
     params = FeatureParams.from_dict(model.feature_params)
-    ds, run = load(batch, params, labels, desc="anomaly: features")
+    ds, run = load(batch, params, labels, desc="anomaly: features", start=start, duration=duration)
     X = data.align(ds, model.columns, model.feature_params)
     return model, ds, X, run
 
@@ -135,6 +152,7 @@ def _rows_of_model(model_path: str, batch: BatchOptions, labels: Labels) -> tupl
 @json_option
 @csv_option
 @table_format_option
+@span_options
 @output_policy_options(per_file=False)
 def score_cmd(
     model_path: str,
@@ -144,10 +162,12 @@ def score_cmd(
     as_json: bool,
     as_csv: bool,
     table_format: str | None,
+    start: float,
+    duration: float | None,
     outputs: OutputOptions,
 ) -> None:
     """Score recordings: path, score, threshold, is_anomaly."""
-    model, ds, X, run = _rows_of_model(model_path, batch, Labels(column=None))
+    model, ds, X, run = _rows_of_model(model_path, batch, Labels(column=None), start, duration)
     threshold = float(model.info["threshold"])
     scored = anomaly.score(model.pipeline, threshold, X, ds.paths)
     columns = ("path", "score", "threshold", "is_anomaly")
@@ -213,6 +233,7 @@ def score_cmd(
     "--label-pattern", metavar="REGEX", help="Labels from file names: the first group of REGEX."
 )
 @json_option
+@span_options
 def evaluate_cmd(
     model_path: str,
     batch: BatchOptions,
@@ -221,10 +242,12 @@ def evaluate_cmd(
     label_column: str,
     label_pattern: str | None,
     as_json: bool,
+    start: float,
+    duration: float | None,
 ) -> None:
     """ROC AUC and partial AUC (at --max-fpr) on labelled normal and anomalous recordings."""
     model, ds, X, run = _rows_of_model(
-        model_path, batch, Labels(column=label_column, pattern=label_pattern)
+        model_path, batch, Labels(column=label_column, pattern=label_pattern), start, duration
     )
     if ds.labels is None:
         raise UsageError("evaluation needs labels (folders, --label-column or --label-pattern)")

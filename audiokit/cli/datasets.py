@@ -87,11 +87,13 @@ def is_table(path: str) -> bool:
     return Path(path).suffix.lower() in TABLE_FORMATS and Path(path).is_file()
 
 
-def features_row(inp: Input, params: FeatureParams) -> dict[str, Any]:
+def features_row(
+    inp: Input, params: FeatureParams, start: float = 0.0, duration: float | None = None
+) -> dict[str, Any]:
     from audiokit.features.blocks import single_thread_blas
 
     single_thread_blas()
-    result = extract_file(inp.path, params)
+    result = extract_file(inp.path, params, start=start, duration=duration)
     (row,) = result.rows({"path": inp.display})
     return row
 
@@ -102,6 +104,8 @@ def load(
     labels: Labels,
     *,
     desc: str,
+    start: float = 0.0,
+    duration: float | None = None,
 ) -> tuple[data.Dataset, BatchRun | None]:
     """The dataset of the command's inputs (tables read, or audio computed).
 
@@ -132,7 +136,7 @@ def load(
     if labels.group_column is not None:
         raise UsageError("--group-column names a table column: for audio use --group-pattern")
     run = BatchRun(batch, desc=desc)
-    task = functools.partial(features_row, params=params)
+    task = functools.partial(features_row, params=params, start=start, duration=duration)
     rows = [r.value for r in run.run(task, warm_up=functools.partial(warm_up, params))]
     if labels.pattern is None:
         for r, inp in zip(rows, _ok_inputs(run, rows), strict=False):

@@ -26,6 +26,7 @@ from audiokit.cli.options import (
     csv_option,
     json_option,
     output_policy_options,
+    span_options,
     table_format_option,
 )
 from audiokit.errors import UsageError
@@ -151,6 +152,7 @@ Examples:
 @click.option("--info", "info", metavar="MODEL", help="Print what a model file records and exit.")
 @json_option
 @feature_params_options
+@span_options
 @output_policy_options(per_file=False, tables=False, update=False)
 def train_cmd(
     batch: BatchOptions,
@@ -163,6 +165,8 @@ def train_cmd(
     info: str | None,
     as_json: bool,
     params: FeatureParams,
+    start: float,
+    duration: float | None,
     outputs: OutputOptions,
     **kw: Any,
 ) -> None:
@@ -192,7 +196,9 @@ def train_cmd(
     if not batch.paths and batch.files_from is None:
         raise UsageError("no inputs: give feature tables or audio")
     refuse_existing_output(output, outputs)
-    ds, run = load(batch, params, Labels.pop(kw), desc="train: features")
+    ds, run = load(
+        batch, params, Labels.pop(kw), desc="train: features", start=start, duration=duration
+    )
     labels = _need_labels(ds, "training")
     rep = classify.cross_validate(ds.X, labels, classifier, cv, ds.groups, seed)
     grouped = " grouped" if rep.grouped else ""
@@ -243,6 +249,7 @@ Examples:
 @label_options
 @report_options
 @json_option
+@span_options
 @output_policy_options(per_file=False, tables=False, update=False)
 def evaluate_cmd(
     model_path: str,
@@ -250,6 +257,8 @@ def evaluate_cmd(
     report_path: str | None,
     plot_path: str | None,
     as_json: bool,
+    start: float,
+    duration: float | None,
     outputs: OutputOptions,
     **kw: Any,
 ) -> None:
@@ -260,7 +269,9 @@ def evaluate_cmd(
     """
     model = store.load(model_path, kind="classifier")
     params = FeatureParams.from_dict(model.feature_params)
-    ds, run = load(batch, params, Labels.pop(kw), desc="evaluate: features")
+    ds, run = load(
+        batch, params, Labels.pop(kw), desc="evaluate: features", start=start, duration=duration
+    )
     labels = _need_labels(ds, "evaluation")
     X = data.align(ds, model.columns, model.feature_params)
     predicted = model.pipeline.predict(X) if len(ds) else np.array([])
@@ -293,6 +304,7 @@ Examples:
 @json_option
 @csv_option
 @table_format_option
+@span_options
 @output_policy_options(per_file=False)
 def predict_cmd(
     model_path: str,
@@ -301,6 +313,8 @@ def predict_cmd(
     as_json: bool,
     as_csv: bool,
     table_format: str | None,
+    start: float,
+    duration: float | None,
     outputs: OutputOptions,
 ) -> None:
     """Predict the class of each file: label, confidence and every class's probability.
@@ -331,6 +345,8 @@ def predict_cmd(
             "command": "predict",
             "model": str(Path(model_path).resolve()),
             "model_versions": model.info.get("versions"),
+            "start": start,
+            "duration": duration,
         },
         metadata={"audiokit.command": "predict", "audiokit.model": str(model_path)},
         options=outputs,
@@ -350,7 +366,7 @@ def predict_cmd(
         return
     run = BatchRun(batch, desc="predict", output=output)
     params = FeatureParams.from_dict(model.feature_params)
-    task = functools.partial(features_row, params=params)
+    task = functools.partial(features_row, params=params, start=start, duration=duration)
     pending: list[tuple[Input, dict[str, Any]]] = []
 
     def flush() -> None:
