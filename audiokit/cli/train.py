@@ -125,7 +125,7 @@ Examples:
   audiokit train features.parquet -o model.skops
   audiokit train data/ -o model.skops --classifier logistic --cv 10   # features computed here
   audiokit train digits/ -o digits.skops --label-pattern '^(\\d+)_' \\
-      --group-pattern '^\\d+_([a-z]+)_' --report cv.json --plot confusion.png
+      --group-pattern '^\\d+_([a-z]+)_' --cv 2 --report cv.json --plot confusion.png
   audiokit train --info model.skops
 """,
 )
