@@ -51,6 +51,14 @@ class Input:
     rel: str
 
     @property
+    def folder(self) -> str:
+        """The name of the folder the file is in (its class in ``data/<class>/x.wav``);
+        empty for standard input."""
+        if self.display == STDIN:
+            return ""
+        return Path(self.path).resolve().parent.name
+
+    @property
     def stem(self) -> str:
         """File name without its extension (``stdin`` for standard input)."""
         return PurePath(self.rel).stem

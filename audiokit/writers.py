@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
 import math
 import os
@@ -341,15 +340,3 @@ def write_table(
         except BaseException:
             w.abort()
             raise
-
-
-def rows_to_csv(rows: Sequence[Mapping[str, Any]], delimiter: str = ",") -> str:
-    """Render rows as CSV text with a header line (for standard output)."""
-    buf = io.StringIO()
-    if rows:
-        cols = list(rows[0].keys())
-        w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-        w.writerow(cols)
-        for r in rows:
-            w.writerow([csv_cell(r.get(c)) for c in cols])
-    return buf.getvalue()

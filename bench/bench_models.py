@@ -10,19 +10,12 @@ Run: ``python bench/run.py models``.
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from common import AUDIOKIT, DATA, make_clips
+from common import AUDIOKIT, DATA, make_clips, run_cmd
 
 N_CLIPS = 2000
-
-
-def _time(args: list[str]) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -41,7 +34,7 @@ def main() -> None:
     )
     model = work / "model.skops"
     for name in ("random-forest", "logistic"):
-        seconds = _time(
+        seconds = run_cmd(
             [
                 AUDIOKIT,
                 "train",
@@ -54,10 +47,11 @@ def main() -> None:
                 "--cv",
                 "5",
                 "-q",
-            ]
+            ],
+            repeat=1,
         )
         print(
-            f"train {name}: {t.num_rows} rows x {t.num_columns - 4} features, 5-fold CV + "
+            f"train {name}: {t.num_rows} rows x {t.num_columns - 3} features, 5-fold CV + "
             f"final fit: {seconds:6.2f} s",
             flush=True,
         )
@@ -66,26 +60,22 @@ def main() -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    feats = min(
-        _time(
-            [AUDIOKIT, "features", str(clips), "-o", str(work / "f2.parquet"), "-q", "--overwrite"]
-        )
-        for _ in range(2)
+    feats = run_cmd(
+        [AUDIOKIT, "features", str(clips), "-o", str(work / "f2.parquet"), "-q", "--overwrite"],
+        repeat=2,
     )
-    pred = min(
-        _time(
-            [
-                AUDIOKIT,
-                "predict",
-                str(model),
-                str(clips),
-                "-o",
-                str(work / "p.parquet"),
-                "-q",
-                "--overwrite",
-            ]
-        )
-        for _ in range(2)
+    pred = run_cmd(
+        [
+            AUDIOKIT,
+            "predict",
+            str(model),
+            str(clips),
+            "-o",
+            str(work / "p.parquet"),
+            "-q",
+            "--overwrite",
+        ],
+        repeat=2,
     )
     print(
         f"predict {N_CLIPS} clips: {pred:6.2f} s ({N_CLIPS / pred:6.1f} files/s); features "

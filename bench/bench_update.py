@@ -14,19 +14,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
-from common import AUDIOKIT, DATA, make_clips
+from common import AUDIOKIT, DATA, make_clips, run_cmd
 
 N_CLIPS = 2000
 N_NEW = 10
-
-
-def _time(args: list[str]) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -46,12 +39,12 @@ def main() -> None:
             target = clips / f"new_{command}_{i:02d}.wav"
             target.unlink(missing_ok=True)
             target.hardlink_to(p)
-        full = min(_time([*base, "--overwrite"]) for _ in range(2))
+        full = run_cmd([*base, "--overwrite"], repeat=2)
         # Each incremental run starts from the table without the new clips.
         incremental = []
         for _ in range(3):
             _remove_new_rows(out, command)
-            incremental.append(_time([*base, "--update"]))
+            incremental.append(run_cmd([*base, "--update"], repeat=1))
         inc = min(incremental)
         print(
             f"{command} --update: {N_CLIPS} clips + {N_NEW} new   full run {full:7.2f} s   "

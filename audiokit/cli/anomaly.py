@@ -17,6 +17,7 @@ from audiokit.cli.options import (
     csv_option,
     json_option,
     output_policy_options,
+    seed_option,
     span_options,
     table_format_option,
 )
@@ -70,7 +71,7 @@ def anomaly_group() -> None:
     metavar="N",
     help="PCA components before the forest (0: no PCA; capped by the data).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@seed_option
 @json_option
 @feature_params_options
 @span_options

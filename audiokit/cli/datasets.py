@@ -9,7 +9,7 @@ feature options, on the batch engine.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,7 +94,7 @@ def features_row(
 
     single_thread_blas()
     result = extract_file(inp.path, params, start=start, duration=duration)
-    (row,) = result.rows({"path": inp.display})
+    (row,) = result.rows({"path": inp.display, "label": inp.folder})
     return row
 
 
@@ -138,9 +138,6 @@ def load(
     run = BatchRun(batch, desc=desc)
     task = functools.partial(features_row, params=params, start=start, duration=duration)
     rows = [r.value for r in run.run(task, warm_up=functools.partial(warm_up, params))]
-    if labels.pattern is None:
-        for r, inp in zip(rows, _ok_inputs(run, rows), strict=False):
-            r["label"] = Path(inp.path).resolve().parent.name if inp.display != "-" else ""
     columns = ["path", *summary_columns(params)]
     params_json = _params_json(params)
     ds = data.from_rows(
@@ -153,12 +150,6 @@ def load(
         where="the audio inputs",
     )
     return ds, run
-
-
-def _ok_inputs(run: BatchRun, rows: list[dict[str, Any]]) -> Iterator[Input]:
-    by_display = {i.display: i for i in run.inputs}
-    for r in rows:
-        yield by_display[r["path"]]
 
 
 def _params_json(params: FeatureParams) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -97,12 +96,6 @@ def _preload(params: FeatureParams, inputs: list[Input]) -> None:
                 import scipy.fft  # noqa: F401
 
                 break
-
-
-def _label(inp: Input) -> str:
-    if inp.display == "-":
-        return ""
-    return Path(inp.path).resolve().parent.name
 
 
 @click.command(
@@ -267,7 +260,7 @@ def features_cmd(
             r = res.value
             prefix: dict[str, Any] = {"path": res.input.display}
             if label_from_parent:
-                prefix["label"] = _label(res.input)
+                prefix["label"] = res.input.folder
             prefix["duration"] = r.duration
             prefix["sample_rate"] = r.sr
             # Rows are made ROWS_PER_GROUP at a time: a long file in --frames mode

@@ -229,6 +229,11 @@ def span_options(func: F) -> F:
     )(func)
 
 
+seed_option = click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same model)."
+)
+
+
 def name_option(default: str) -> Callable[[F], F]:
     """``--name TEMPLATE``: output file names under ``-o DIR``."""
     return click.option(

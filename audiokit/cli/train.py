@@ -26,6 +26,7 @@ from audiokit.cli.options import (
     csv_option,
     json_option,
     output_policy_options,
+    seed_option,
     span_options,
     table_format_option,
 )
@@ -146,7 +147,7 @@ Examples:
     metavar="K",
     help="Folds of the stratified (group) K-fold cross-validation.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@seed_option
 @label_options
 @report_options
 @click.option("--info", "info", metavar="MODEL", help="Print what a model file records and exit.")

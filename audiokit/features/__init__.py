@@ -18,7 +18,9 @@ bounded memory (:mod:`audiokit.features.blocks`); statistics are streamed
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -245,25 +247,22 @@ def extract_file(
     return _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames, jobs)
 
 
+def _one_fft_backend(fn: Callable[..., FeatureResult]) -> Callable[..., FeatureResult]:
+    """Run ``fn(source, ...)`` with one FFT backend for the whole file, chosen by its length:
+    values never depend on how its blocks are split or on what else the batch holds."""
+
+    @functools.wraps(fn)
+    def wrapper(source: Source, *args: Any, **kw: Any) -> FeatureResult:
+        from audiokit import dsp
+
+        with dsp.fft_for(source.n):
+            return fn(source, *args, **kw)
+
+    return wrapper
+
+
+@_one_fft_backend
 def _run(
-    source: Source,
-    sr: int,
-    p: FeatureParams,
-    frames: bool,
-    window: float | None,
-    window_hop: float | None,
-    block_frames: int | None,
-    jobs: int = 1,
-) -> FeatureResult:
-    from audiokit import dsp
-
-    # One FFT backend for the whole file, chosen by its length: values never depend on
-    # how its blocks are split or on what else the batch holds.
-    with dsp.fft_for(source.n):
-        return _compute(source, sr, p, frames, window, window_hop, block_frames, jobs)
-
-
-def _compute(
     source: Source,
     sr: int,
     p: FeatureParams,

@@ -68,10 +68,6 @@ class FilePlan:
     long_names: frozenset[str] = frozenset()
     replace: bool = False
 
-    @property
-    def directory(self) -> bool:
-        return self.mode == "dir"
-
     def name_for(self, inp: Input, **fields: Any) -> str:
         rel = PurePath(inp.rel)
         values: dict[str, Any] = {**SAMPLE, **dict(self.fields)}
