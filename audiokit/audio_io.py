@@ -349,20 +349,39 @@ def _probe_with_ffmpeg(p: Path, size: int, name: str) -> AudioInfo:
     )
 
 
+def _raw_reader(fh: Any) -> tuple[Any, Any] | None:
+    """soundfile's private cffi handles ``(_snd, _ffi)`` when they are as expected, else None."""
+    import soundfile
+
+    snd, ffi = getattr(soundfile, "_snd", None), getattr(soundfile, "_ffi", None)
+    if getattr(fh, "_file", None) is None or ffi is None or not hasattr(ffi, "cast"):
+        return None
+    if not all(hasattr(snd, f) for f in ("sf_readf_float", "sf_error", "sf_error_number")):
+        return None
+    return snd, ffi
+
+
 def _read_unseekable(fh: Any, n: int) -> np.ndarray:
     """Up to ``n`` frames from the current position, without the seek soundfile adds.
 
-    ``SoundFile.read`` seeks to where it thinks the read ended, which fails in a
-    FLAC stream without a length; libsndfile's own reader needs no seek.
+    ``SoundFile.read`` (and ``buffer_read``) seek to where they think the read
+    ended, which fails in a FLAC stream without a length; libsndfile's own
+    reader needs no seek. It is reached through soundfile's private cffi
+    handles; where those are not as expected (another soundfile), the public
+    ``read`` is the fallback, which decodes every file with a length and stops
+    with libsndfile's error in a stream without one.
     """
     import numpy as np
-    from soundfile import _ffi, _snd
 
+    raw = _raw_reader(fh)
+    if raw is None:
+        return np.asarray(fh.read(n, dtype="float32", always_2d=True))
+    snd, ffi = raw
     out = np.empty((n, fh.channels), dtype=np.float32)
-    got = _snd.sf_readf_float(fh._file, _ffi.cast("float *", out.ctypes.data), n)
-    err = _snd.sf_error(fh._file)
+    got = snd.sf_readf_float(fh._file, ffi.cast("float *", out.ctypes.data), n)
+    err = snd.sf_error(fh._file)
     if err:
-        raise RuntimeError(_ffi.string(_snd.sf_error_number(err)).decode("utf-8", "replace"))
+        raise RuntimeError(ffi.string(snd.sf_error_number(err)).decode("utf-8", "replace"))
     return out[: max(int(got), 0)]
 
 
