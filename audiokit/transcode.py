@@ -11,10 +11,16 @@ The WAV is removed when the next file is decoded and when the process ends
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from multiprocessing import util
 from pathlib import Path
 
 from audiokit.errors import DecodeError
+from audiokit.output.files import scratch_name, sweep_scratch
 
 
 @dataclass(frozen=True)
@@ -44,10 +50,6 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
     DecodeError
         ffmpeg is not installed, or cannot decode the file (its reason).
     """
-    import re
-    import shutil
-    import subprocess
-    import tempfile
 
     global _current
     p = Path(path)
@@ -64,7 +66,6 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
             str(path),
         )
     release()
-    from audiokit.output.files import scratch_name, sweep_scratch
 
     sweep_scratch(tempfile.gettempdir())  # decodes of killed runs
     fd, tmp = tempfile.mkstemp(prefix=scratch_name("ffmpeg"), suffix=".wav")
@@ -123,6 +124,5 @@ def _unlink(path: str) -> None:
 def _remove_at_exit(path: str) -> None:
     # multiprocessing's finalizers run when the process ends, in forked workers too (atexit
     # handlers do not), and only in the process that registered them.
-    from multiprocessing import util
 
     util.Finalize(None, _unlink, args=(path,), exitpriority=0)

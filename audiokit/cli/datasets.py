@@ -9,6 +9,7 @@ feature options, on the batch engine.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from audiokit.cli.common import BatchRun
 from audiokit.cli.options import BatchOptions
 from audiokit.errors import UsageError
 from audiokit.features import extract_file
+from audiokit.features.blocks import single_thread_blas
 from audiokit.features.schema import FeatureParams, summary_columns
 from audiokit.features.warm import warm_up
 from audiokit.inputs import Input
@@ -90,7 +92,6 @@ def is_table(path: str) -> bool:
 def features_row(
     inp: Input, params: FeatureParams, start: float = 0.0, duration: float | None = None
 ) -> dict[str, Any]:
-    from audiokit.features.blocks import single_thread_blas
 
     single_thread_blas()
     result = extract_file(inp.path, params, start=start, duration=duration)
@@ -153,8 +154,6 @@ def load(
 
 
 def _params_json(params: FeatureParams) -> dict[str, Any]:
-    import json
-
     out: dict[str, Any] = json.loads(params.to_json())
     return out
 

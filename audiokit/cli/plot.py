@@ -23,8 +23,13 @@ from audiokit.cli.options import (
     output_option,
     output_policy_options,
 )
+from audiokit.output.naming import plan_files
 from audiokit.output.policy import OutputOptions
-from audiokit.plots import KINDS
+from audiokit.plots import KINDS, tasks
+from audiokit.plots.sources import parse_channel
+from audiokit.plots.spectra import StftParams
+from audiokit.plots.tasks import FigureOptions, SpectralOptions
+from audiokit.writers import json_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -119,8 +124,6 @@ def spectral_options(func: F) -> F:
 
 def build_figure(kw: dict[str, Any]) -> Any:
     """Pop the figure options out of ``kw`` into a FigureOptions."""
-    from audiokit.plots.sources import parse_channel
-    from audiokit.plots.tasks import FigureOptions
 
     return FigureOptions(
         width=kw.pop("width"),
@@ -136,8 +139,6 @@ def build_figure(kw: dict[str, Any]) -> Any:
 
 def build_spectral(kw: dict[str, Any], **extra: Any) -> Any:
     """Pop the spectral options out of ``kw`` into a SpectralOptions."""
-    from audiokit.plots.spectra import StftParams
-    from audiokit.plots.tasks import SpectralOptions
 
     return SpectralOptions(
         stft=StftParams(kw.pop("n_fft"), kw.pop("hop_length"), kw.pop("window")),
@@ -151,7 +152,6 @@ def build_spectral(kw: dict[str, Any], **extra: Any) -> Any:
 
 def report(run: BatchRun, results: Iterable[Any], as_json: bool, to_stdout: bool) -> None:
     """One line per picture written: JSON lines on stdout with --json, else on stderr."""
-    from audiokit.writers import json_line
 
     for res in results:
         r = res.value
@@ -235,8 +235,6 @@ def plot_cmd(
     onsets read the span into memory and refuse spans over 30 minutes (use
     --start/--duration).
     """
-    from audiokit.output.naming import plan_files
-    from audiokit.plots import tasks
 
     figure = build_figure(kw)
     cmap = kw.pop("cmap")

@@ -19,8 +19,10 @@ from audiokit.cli.options import (
     output_policy_options,
 )
 from audiokit.cli.plot import build_figure, build_spectral, figure_options, report, spectral_options
+from audiokit.output.naming import output_mode, plan_files
 from audiokit.output.policy import OutputOptions
-from audiokit.plots import SCALES
+from audiokit.plots import SCALES, tasks
+from audiokit.plots.spectrogram import DATA_SUFFIXES
 
 
 @click.command(
@@ -105,9 +107,6 @@ def spectrogram_cmd(
     columns remain (default: one per pixel of image width); memory stays
     bounded whatever the duration. --data writes that drawn matrix.
     """
-    from audiokit.output.naming import output_mode, plan_files
-    from audiokit.plots import tasks
-    from audiokit.plots.spectrogram import DATA_SUFFIXES
 
     figure = build_figure(kw)
     spectral = build_spectral(kw, n_mels=kw.pop("n_mels"), cmap=kw.pop("cmap"))

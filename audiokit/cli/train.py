@@ -32,10 +32,13 @@ from audiokit.cli.options import (
 )
 from audiokit.errors import UsageError
 from audiokit.features.schema import FeatureParams
+from audiokit.features.warm import warm_up
 from audiokit.inputs import Input
 from audiokit.models import classify, data, store
+from audiokit.models.figures import confusion_png
 from audiokit.output.policy import OutputOptions
 from audiokit.output.tables import TableSink, TableSpec
+from audiokit.writers import atomic_open
 
 
 def report_options(func: Any) -> Any:
@@ -98,14 +101,11 @@ def write_extras(
     title: str,
     replace: bool,
 ) -> None:
-    from audiokit.writers import atomic_open
 
     if report_path is not None:
         with atomic_open(report_path, "w", overwrite=replace, encoding="utf-8") as fh:
             fh.write(json.dumps(rep.as_dict(), indent=2, sort_keys=True) + "\n")
     if plot_path is not None:
-        from audiokit.models.figures import confusion_png
-
         confusion_png(rep.confusion, rep.classes, plot_path, title, replace=replace)
 
 
@@ -325,7 +325,6 @@ def predict_cmd(
     in batches as they arrive. Feature tables are predicted as they are. One row
     per file: path, label, confidence, prob_<class> (the probabilities sum to 1).
     """
-    from audiokit.features.warm import warm_up
 
     model = store.load(model_path, kind="classifier")
     prob_cols = [f"prob_{c}" for c in model.classes]

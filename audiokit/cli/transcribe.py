@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from audiokit import audio_io
+from audiokit import batch as engine
 from audiokit.cli.common import BatchRun, file_outputs, print_table, stdout_is_tty
 from audiokit.cli.options import (
     BatchOptions,
@@ -23,7 +25,14 @@ from audiokit.inputs import Input
 from audiokit.output.naming import output_mode, plan_files
 from audiokit.output.policy import OutputOptions
 from audiokit.output.tables import TableSink, TableSpec
-from audiokit.transcribe.engine import TranscribeOptions, Transcript, transcribe_file
+from audiokit.transcribe.assembly import cache_dir
+from audiokit.transcribe.engine import (
+    TranscribeOptions,
+    Transcript,
+    resolve_compute_type,
+    resolve_device,
+    transcribe_file,
+)
 from audiokit.transcribe.formats import (
     EXTENSIONS,
     FILE_TYPES,
@@ -35,8 +44,10 @@ from audiokit.transcribe.formats import (
     render,
     segment_rows,
     summary_path,
+    to_json,
 )
-from audiokit.transcribe.models import DEFAULT_MODEL
+from audiokit.transcribe.models import DEFAULT_MODEL, list_models, resolve_model
+from audiokit.writers import atomic_open, json_line, write_table
 
 
 def _task(
@@ -46,10 +57,6 @@ def _task(
 
 
 def _show_models(as_json: bool) -> None:
-    from audiokit.transcribe.assembly import cache_dir
-    from audiokit.transcribe.models import list_models
-    from audiokit.writers import json_line
-
     entries = list_models()
     if as_json or not stdout_is_tty():
         for e in entries:
@@ -205,11 +212,6 @@ def transcribe_cmd(
     if not batch.paths and batch.files_from is None:
         raise click.UsageError("no inputs: give files, directories, '-' or --list-models")
 
-    from audiokit import audio_io
-    from audiokit import batch as engine
-    from audiokit.transcribe.engine import resolve_compute_type, resolve_device
-    from audiokit.transcribe.models import resolve_model
-
     if as_json:  # one JSON object per line, as --json means in every command
         if fmt not in (None, "json"):
             raise UsageError(f"--json and --format {fmt} name different formats")
@@ -332,7 +334,6 @@ def _emit(
     one_line: bool = False,
 ) -> None:
     """Write or print one transcript (``one_line``: JSON on one line, as --json prints)."""
-    from audiokit.writers import atomic_open, write_table
 
     if sink is not None:
         sink.add(inp, segment_rows(t))
@@ -340,8 +341,6 @@ def _emit(
         return
     if plan is None:
         if fmt == "json" and (n_inputs > 1 or one_line):
-            from audiokit.transcribe.formats import to_json
-
             click.echo(to_json(t, words, indent=None), nl=False)
         elif fmt == "txt" and n_inputs > 1:
             click.echo(f"==> {t.path} <==\n{render(t, 'txt')}")

@@ -12,7 +12,7 @@ partial AUC at FPR 0.1, as the machine-sound anomaly challenges (DCASE) report i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -117,8 +117,6 @@ class Evaluation:
     false_positive_rate: float
 
     def as_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
 
 

@@ -12,6 +12,7 @@ rows.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -207,8 +208,6 @@ def fit(X: np.ndarray, y: Sequence[str], name: str, seed: int = 0) -> Any:
 
 
 def _fit(pipeline: Any, X: np.ndarray, y: np.ndarray) -> Any:
-    import warnings
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The `probability` parameter", FutureWarning)
         return pipeline.fit(X, y)

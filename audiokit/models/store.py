@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 
+from audiokit import __version__
 from audiokit.errors import AudiokitError, InputError, OutputError
 from audiokit.output import files
 
@@ -64,10 +66,6 @@ class Model:
 
 
 def versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    from audiokit import __version__
-
     return {"audiokit": __version__, "scikit-learn": version("scikit-learn")}
 
 

@@ -17,7 +17,11 @@ against that manifest.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import fcntl
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -78,8 +82,6 @@ class Part:
 
 def _record_entries(dist_name: str, pkg_dir: Path) -> dict[str, Part]:
     """Files under ``<package>/data`` by name, with RECORD sizes and hashes when published."""
-    import base64
-    import importlib.metadata
 
     out: dict[str, Part] = {}
     data = pkg_dir / "data"
@@ -148,8 +150,6 @@ def _stat_key(path: Path) -> list[int]:
 
 
 def _sha256_file(path: Path) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -193,7 +193,6 @@ def verify_base_model(
 @contextlib.contextmanager
 def _locked(lock_path: Path) -> Iterator[None]:
     """An exclusive ``flock`` on ``lock_path`` (other assemblers wait)."""
-    import fcntl
 
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as fh:
@@ -239,7 +238,6 @@ def _check_part(part: Part, size: int, digest: str) -> None:
 
 def _assemble(models: Path, halves: list[Part], side: dict[str, Part]) -> Path:
     """Build the model in a temporary directory under ``models``; return it (verified)."""
-    import hashlib
 
     tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=models))
     try:

@@ -20,13 +20,13 @@ import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
+
+from audiokit import audio_io
 from audiokit.errors import AudiokitError, MissingDependencyError, UsageError
 from audiokit.transcribe.models import ResolvedModel
-
-if TYPE_CHECKING:
-    import numpy as np
 
 #: Whisper's input rate.
 SAMPLE_RATE = 16000
@@ -371,7 +371,6 @@ def transcribe_array(
     -------
     Transcript
     """
-    import numpy as np
 
     y = np.ascontiguousarray(y, dtype=np.float32)
     duration = len(y) / SAMPLE_RATE
@@ -433,7 +432,6 @@ def transcribe_file(
     audiokit.errors.DecodeError, audiokit.errors.InputError
         The file cannot be read.
     """
-    from audiokit import audio_io
 
     y, _ = audio_io.load(path, sr=SAMPLE_RATE, mono=True, offset=start, duration=duration)
     t = transcribe_array(y, opts, path=display or path)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from audiokit.transcribe.engine import Segment, Transcript
+from audiokit.writers import json_line, json_safe
 
 TEXT_FORMATS = ("txt", "json", "srt", "vtt", "tsv")
 TABLE_FORMATS = ("jsonl", "parquet")
@@ -154,7 +155,6 @@ def to_dict(t: Transcript, words: bool = False) -> dict[str, Any]:
 
 def to_json(t: Transcript, words: bool = False, indent: int | None = 2) -> str:
     """:func:`to_dict` as JSON text (one line when ``indent`` is None)."""
-    from audiokit.writers import json_safe
 
     seps = (",", ":") if indent is None else (",", ": ")
     text = json.dumps(
@@ -209,8 +209,6 @@ def render(t: Transcript, fmt: str, words: bool = False) -> str:
     if fmt == "tsv":
         return to_tsv(t)
     if fmt == "jsonl":
-        from audiokit.writers import json_line
-
         return "".join(json_line(r) + "\n" for r in segment_rows(t))
     raise ValueError(f"{fmt} is not a text format")
 
