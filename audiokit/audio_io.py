@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from audiokit import quiet, transcode
 from audiokit.errors import DecodeError, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -316,7 +317,6 @@ def probe_quiet(path: str | os.PathLike[str]) -> AudioInfo | None:
     """:func:`probe` for hints (durations, memory estimates) in the main process: what a
     decoder prints is not shown, and a file that cannot be probed gives None (its task
     reports it)."""
-    from audiokit import quiet
 
     with quiet.captured():
         try:
@@ -327,7 +327,6 @@ def probe_quiet(path: str | os.PathLike[str]) -> AudioInfo | None:
 
 def _probe_with_ffmpeg(p: Path, size: int, name: str) -> AudioInfo:
     """Decode ``p`` with ffmpeg into a temporary WAV and describe it (see :mod:`transcode`)."""
-    from audiokit import transcode
 
     decoded = transcode.decode(p)
     try:

@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import glob
 import os
+import select
 import stat
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from typing import IO
 
 from audiokit.audio_io import WALK_EXTENSIONS
 from audiokit.errors import InputError, UsageError
+from audiokit.output.files import scratch_name, sweep_scratch
 
 STDIN = "-"
 
@@ -174,7 +176,6 @@ def _spool(stream: IO[bytes], suffix: str | None = None) -> str:
     The file's extension is ``suffix``, or sniffed from the stream's first bytes.
     Returns its path.
     """
-    from audiokit.output.files import scratch_name, sweep_scratch
 
     head = stream.read(64)
     sweep_scratch(tempfile.gettempdir())  # spools of killed runs
@@ -379,7 +380,6 @@ def _open_pipe(path: Path, timeout: float) -> Iterator[IO[bytes]]:
     A plain ``open`` blocks until something opens the other end, forever if nothing
     does (a stray FIFO in a nightly job): here the wait is bounded.
     """
-    import select
 
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:

@@ -24,6 +24,7 @@ left after :data:`STOP_GRACE` seconds.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -35,6 +36,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
+
+from audiokit import quiet
+from audiokit.output.files import signals_held
 
 #: Seconds workers get to stop after SIGTERM before they are killed.
 STOP_GRACE = 1.5
@@ -92,7 +96,6 @@ def _exit_worker(signum: int, frame: Any) -> None:
     # ignored due to race condition" for one already on its way).
     signal.signal(signal.SIGTERM, _ignore)
     signal.signal(signal.SIGINT, _ignore)
-    from audiokit import quiet
 
     quiet.silence()
     raise SystemExit(128 + signum)
@@ -106,8 +109,6 @@ def _die_with_parent(parent: int) -> None:
     """Have the kernel kill this worker when the parent dies, however it dies (Linux)."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
-            import ctypes
-
             ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before that took effect
         os._exit(1)
@@ -153,7 +154,6 @@ class _Proc:
         self.conn = ours
         self.held: deque[int] = deque()
         self.proc = ctx.Process(target=_worker, args=(theirs, fn, init, os.getpid()))
-        from audiokit.output.files import signals_held
 
         # A Ctrl-C during the fork would find the new worker without its handlers yet
         # (a traceback from multiprocessing's bootstrap): the parent takes it after.

@@ -20,6 +20,11 @@ The warm-up runs with one job too, under a per-user file lock
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
+import stat
+import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -84,7 +89,6 @@ def lock_dir() -> str | None:
     """This user's private directory for locks: ``$XDG_RUNTIME_DIR/audiokit``, else
     ``~/.cache/audiokit`` (``$AUDIOKIT_CACHE_DIR`` first); created 0700, never through a
     symlink and never one that another user owns (None then: no lock)."""
-    import os
 
     roots = [os.environ.get("AUDIOKIT_CACHE_DIR"), os.environ.get("XDG_RUNTIME_DIR")]
     roots.append(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))
@@ -97,7 +101,6 @@ def lock_dir() -> str | None:
             st = os.lstat(path)
         except OSError:
             continue
-        import stat
 
         if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022:
             return path
@@ -113,18 +116,8 @@ def compile_lock(notice: float = LOCK_NOTICE, timeout: float = LOCK_TIMEOUT) -> 
     touches the cache at a time. The lock lives in a private directory
     (:func:`lock_dir`), so no other user can hold it. A process that waits more than
     ``notice`` seconds says so (one line, with the holder's pid); after ``timeout``
-    seconds it goes on without the lock. Without ``fcntl`` or a private directory,
-    nothing is held.
+    seconds it goes on without the lock. Without a private directory, nothing is held.
     """
-    import os
-    import sys
-    import time
-
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
     folder = lock_dir()
     fd = -1
     if folder is not None:

@@ -8,6 +8,7 @@ only inside their command functions.
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 import warnings
@@ -149,8 +150,6 @@ class AudiokitGroup(click.Group):
 
 
 def _silence_stdout() -> None:
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, TypeVar
 
 import click
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from audiokit import batch as engine
 from audiokit.batch import Failure, Progress, Success
 from audiokit.cli.options import BatchOptions
-from audiokit.errors import ExitStatus, safe_text
+from audiokit.errors import ExitStatus, OutputError, UsageError, safe_text
 from audiokit.inputs import Input, discover, parse_extensions
+from audiokit.output.files import scratch_name, sweep_scratch
+from audiokit.output.lock import OutputLock
+from audiokit.output.naming import decide
+from audiokit.output.tables import TableSink
+from audiokit.writers import refuse_existing
 
 T = TypeVar("T")
 
@@ -141,7 +152,6 @@ class BatchRun:
 
     def fail(self, inp: Input, exc: BaseException) -> None:
         """Report an error that happened in this process while handling ``inp``'s result."""
-        import traceback
 
         self.report(Failure(inp, engine.describe(exc, inp), traceback.format_exc()))
 
@@ -220,9 +230,6 @@ def print_table(
     droppable
         Keys of columns to leave out, first to last, while the table is wider than the terminal.
     """
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
 
     console = Console()
 
@@ -267,9 +274,6 @@ TEXT_COLUMNS = frozenset({"path", "input", "output", "format", "subtype", "file"
 
 def stdout_scratch() -> str:
     """A private scratch directory for an output bound for standard output (``-o -``)."""
-    import tempfile
-
-    from audiokit.output.files import scratch_name, sweep_scratch
 
     sweep_scratch(tempfile.gettempdir())
     return tempfile.mkdtemp(prefix=scratch_name("stdout"))
@@ -288,10 +292,6 @@ def file_outputs(
     options say (:func:`audiokit.output.naming.decide`). With ``-o -`` the file the
     task wrote to the scratch directory is copied to standard output at the end.
     """
-    import shutil
-
-    from audiokit.output.lock import OutputLock
-    from audiokit.output.naming import decide
 
     main = plans[0]
     with contextlib.ExitStack() as stack:
@@ -340,7 +340,6 @@ def table_sink(
     of standard output without ``-o``; ``terminal``: a rich table when printing to a
     terminal (else JSON lines there too). ``kw``: the sink's identity, metadata, options.
     """
-    from audiokit.output.tables import TableSink
 
     printed = choose_format(as_json, as_csv, None if output else table_format)
     if printed == "table" and not terminal:
@@ -350,8 +349,6 @@ def table_sink(
 
 def refuse_existing_output(path: str, options: Any) -> None:
     """A one-file output (a model) that exists without --overwrite: a usage error, before work."""
-    from audiokit.errors import OutputError, UsageError
-    from audiokit.writers import refuse_existing
 
     try:
         refuse_existing(path, options.replace)

@@ -22,6 +22,7 @@ from audiokit.cli.options import (
 from audiokit.inputs import Input
 from audiokit.inspection import DEFAULT_SILENCE_DB, InspectResult, inspect_file
 from audiokit.output.policy import OutputOptions
+from audiokit.output.tables import TableSpec
 
 #: Parquet column types (columns that can be null for some files need a fixed type).
 ROW_TYPES = {
@@ -174,7 +175,6 @@ def inspect_cmd(
 
     Prints a table on a terminal and JSON lines when piped (or with --json).
     """
-    from audiokit.output.tables import TableSpec
 
     columns = table_columns(levels=not no_levels, per_channel=per_channel)
     sink = table_sink(

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from audiokit import limits
+from audiokit.output.policy import Existing, OutputOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -181,8 +182,6 @@ def output_policy_options(
 
         @functools.wraps(func)
         def wrapper(**kw: Any) -> Any:
-            from audiokit.output.policy import Existing, OutputOptions
-
             chosen = [
                 name
                 for name, flag in (

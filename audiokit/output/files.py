@@ -29,6 +29,9 @@ import json
 import os
 import re
 import secrets
+import shutil
+import signal
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -130,8 +133,6 @@ def signals_held() -> Iterator[None]:
     kernel then hands the signal to another thread, OpenBLAS's say, and Python runs
     the handler in the block anyway.) Outside the main thread, nothing is held.
     """
-    import signal
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -293,7 +294,6 @@ def scratch_name(what: str) -> str:
 
 def sweep_scratch(directory: str | os.PathLike[str]) -> int:
     """Remove scratch files and directories (:func:`scratch_name`) of dead processes."""
-    import shutil
 
     try:
         names = os.listdir(directory)
