@@ -330,4 +330,3 @@ def delta(x: np.ndarray, width: int, order: int) -> np.ndarray:
     out[:, :half] = out[:, half : half + 1]
     out[:, n - half :] = out[:, n - half - 1 : n - half]
     return out
-

@@ -7,7 +7,7 @@ signature of :func:`librosa.effects.preemphasis`, tested equal to it.
 
 from __future__ import annotations
 
-from typing import overload, Literal
+from typing import Literal, overload
 
 import numpy as np
 
