@@ -177,14 +177,16 @@ class SosFilter(Processor):
 class Preemphasis(Processor):
     """:func:`audiokit.dsp.effects.preemphasis` with its state carried across blocks.
 
-    The first sample follows librosa's rule (``zi = 2*y[0] - y[1]``), each later
-    block starts from the previous block's final state.
+    The first sample follows librosa's rule (``zi = 2*y[0] - y[1]``; a first block
+    of one sample waits for the second), each later block starts from the
+    previous block's final state: any blocks give the samples of the whole signal.
     """
 
     def __init__(self, channels: int, coef: float) -> None:
         super().__init__(channels)
         self.coef = coef
         self.zi: np.ndarray | None = None
+        self.head = empty(channels)  # the first sample, until the second arrives
 
     @classmethod
     def from_plan(
@@ -194,9 +196,20 @@ class Preemphasis(Processor):
         return cls(channels, plan.preemphasis)
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        if block.shape[-1] == 0:
-            return block
+        if self.zi is None and self.head.shape[-1] + block.shape[-1] < 2:
+            self.head = np.concatenate([self.head, block], axis=-1)
+            return empty(self.channels)
+        if self.head.shape[-1]:
+            block = np.concatenate([self.head, block], axis=-1)
+            self.head = empty(self.channels)
         out, self.zi = effects.preemphasis(block, coef=self.coef, zi=self.zi, return_zf=True)
+        return out
+
+    def flush(self) -> np.ndarray:
+        if not self.head.shape[-1]:  # a signal of one sample
+            return empty(self.channels)
+        out, self.zi = effects.preemphasis(self.head, coef=self.coef, return_zf=True)
+        self.head = empty(self.channels)
         return out
 
 
