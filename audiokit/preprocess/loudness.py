@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from audiokit.dsp.levels import peak_dbfs, rms_dbfs
 from audiokit.errors import InputError
+from audiokit.sosfilt import sosfilt
 
 if TYPE_CHECKING:
     import numpy as np
@@ -126,8 +127,6 @@ class StreamingLoudness:
     def update(self, block: np.ndarray) -> None:
         """Add ``(channels, frames)`` samples."""
         import numpy as np
-
-        from audiokit.sosfilt import sosfilt
 
         if block.shape[-1] == 0:
             return
