@@ -24,7 +24,7 @@ import audiokit.preprocess
 from audiokit.cli.preprocess import preprocess_cmd
 from audiokit.errors import UsageError
 from audiokit.inputs import Input
-from audiokit.preprocess import registry
+from audiokit.preprocess import registry, spec
 from audiokit.preprocess.blocks import Processor
 from audiokit.preprocess.chain import Plan, build_plan, settings_from
 from audiokit.preprocess.output import OutputSpec
@@ -93,7 +93,7 @@ def test_every_option_sets_a_plan_field_and_every_setting_has_an_option() -> Non
     assert targets == plan_fields
     assert len({o.flag for o in registry.OPTIONS}) == len(registry.OPTIONS)
     for o in registry.OPTIONS:
-        assert o.kind in registry.KINDS, o.flag
+        assert o.kind in spec.KINDS, o.flag
         assert o.flag.startswith("--") and o.help.strip(), o.flag
 
 
@@ -111,7 +111,7 @@ def test_each_entry_resolves_and_its_options_enable_it(name: str) -> None:
         assert isinstance(proc, Processor)
 
 
-def _streams(step: registry.Step) -> bool:
+def _streams(step: spec.Step) -> bool:
     return step.streams(build_plan(*settings_from(EXAMPLES[step.name])))
 
 

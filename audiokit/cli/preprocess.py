@@ -36,7 +36,8 @@ from audiokit.errors import UsageError
 from audiokit.inputs import Input
 from audiokit.output.policy import Existing, OutputOptions
 from audiokit.preprocess.chain import DEFAULT_ORDER, Plan, build_plan, settings_from
-from audiokit.preprocess.registry import OPTIONS, Option
+from audiokit.preprocess.registry import OPTIONS
+from audiokit.preprocess.spec import Option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -277,7 +278,7 @@ def _check_memory(job: Any, inputs: list[Input], batch: BatchOptions) -> None:
     """Refuse a run whose biggest input would not fit in a worker's memory budget."""
     from audiokit import audio_io, limits
     from audiokit.batch import default_jobs
-    from audiokit.preprocess.process import estimate_memory
+    from audiokit.preprocess.job import estimate_memory
 
     if job.plan.blockable and job.streaming != "off" and job.plan.pad_to is None:
         return  # long inputs stream: memory is bounded whatever their length

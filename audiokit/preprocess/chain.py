@@ -31,9 +31,9 @@ from audiokit.preprocess.registry import (
     OPTIONS,
     STEPS,
     fmt_value,
-    holds,
     step,
 )
+from audiokit.preprocess.spec import holds
 
 __all__ = [
     "ALIASES",
