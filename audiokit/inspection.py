@@ -23,17 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from audiokit import audio_io
 from audiokit.audio_io import AudioInfo
+from audiokit.dsp.levels import PeakRms, db
 
 if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_SILENCE_DB = -60.0
 DEFAULT_FRAME_MS = 20.0
-
-
-def db(x: float) -> float:
-    """Amplitude ratio to dB (``-inf`` for 0)."""
-    return 20.0 * math.log10(x) if x > 0 else -math.inf
 
 
 def clip_threshold(bit_depth: int | None, subtype: str) -> float:
@@ -123,10 +119,7 @@ class LevelMeter:
         self.frame = max(1, int(round(samplerate * frame_ms / 1000.0)))
         self.clip_level = clip_level
         self.silence_power = 10.0 ** (silence_db / 10.0)
-        self.n = 0
-        self.peak = np.zeros(channels)
-        self.sumsq = np.zeros(channels)
-        self.sum = np.zeros(channels)
+        self.meter = PeakRms(channels)
         self.clipped = np.zeros(channels, dtype=np.int64)
         self.frames = 0
         self.silent = np.zeros(channels, dtype=np.int64)
@@ -139,11 +132,7 @@ class LevelMeter:
 
         if block.size == 0:
             return
-        x = block.astype(np.float64, copy=False)
-        self.n += len(x)
-        np.maximum(self.peak, np.abs(x).max(axis=0), out=self.peak)
-        self.sumsq += np.einsum("ij,ij->j", x, x)
-        self.sum += x.sum(axis=0)
+        x = self.meter.update(block)
         self.clipped += (np.abs(x) >= self.clip_level).sum(axis=0)
         # Silence frames: complete frames only; the remainder waits for the next block.
         buf = np.concatenate([self._rest, block]) if len(self._rest) else block
@@ -175,22 +164,23 @@ class LevelMeter:
             self.silent += power < self.silence_power
             self.silent_all += int(power.mean() < self.silence_power)
             self._rest = self._rest[:0]
-        n = max(self.n, 1)
+        m = self.meter
+        n = max(m.n, 1)
         frames = max(self.frames, 1)
         per = [
             Levels(
-                peak=float(self.peak[c]),
-                rms=math.sqrt(self.sumsq[c] / n),
-                dc_offset=float(self.sum[c] / n),
+                peak=float(m.peak[c]),
+                rms=m.channel_rms(c),
+                dc_offset=float(m.sum[c] / n),
                 clipped_fraction=float(self.clipped[c] / n),
                 silent_fraction=float(self.silent[c] / frames),
             )
             for c in range(self.channels)
         ]
         total = Levels(
-            peak=float(self.peak.max()),
-            rms=math.sqrt(self.sumsq.sum() / (n * self.channels)),
-            dc_offset=float(self.sum.sum() / (n * self.channels)),
+            peak=m.total_peak,
+            rms=m.total_rms,
+            dc_offset=float(m.sum.sum() / (n * self.channels)),
             clipped_fraction=float(self.clipped.sum() / (n * self.channels)),
             silent_fraction=float(self.silent_all / frames),
         )

@@ -310,10 +310,11 @@ def test_numpy_preemphasis_and_windows_equal_librosa_scipy() -> None:
     from scipy.signal import get_window
 
     from audiokit import dsp
+    from audiokit.dsp import effects
 
     y = np.random.default_rng(6).standard_normal((2, 3000)).astype(np.float32)
-    a, zf = dsp.preemphasis(y[:, :1234], 0.9)
-    b, _ = dsp.preemphasis(y[:, 1234:], 0.9, zf)
+    a, zf = effects.preemphasis(y[:, :1234], coef=0.9, return_zf=True)
+    b = effects.preemphasis(y[:, 1234:], coef=0.9, zi=zf)
     np.testing.assert_allclose(
         np.concatenate([a, b], -1), librosa.effects.preemphasis(y, coef=0.9), atol=1e-6
     )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import textwrap
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -33,7 +35,49 @@ from audiokit.cli.options import (
 from audiokit.errors import UsageError
 from audiokit.inputs import Input
 from audiokit.output.policy import Existing, OutputOptions
-from audiokit.preprocess.chain import Plan, build_plan
+from audiokit.preprocess.chain import DEFAULT_ORDER, Plan, build_plan, settings_from
+from audiokit.preprocess.registry import OPTIONS
+from audiokit.preprocess.spec import Option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def click_option(opt: Option) -> Callable[[F], F]:
+    """The click option of a step's option spec (:class:`~audiokit.preprocess.registry.Option`)."""
+    if opt.kind == "rate":
+        return sr_option(default=opt.default, help=opt.help)
+    kw: dict[str, Any] = {"help": opt.help}
+    if opt.metavar is not None:
+        kw["metavar"] = opt.metavar
+    if opt.kind in ("flag", "switch"):
+        return click.option(opt.flag, is_flag=True, **kw)
+    if opt.kind == "choice":
+        kw["type"] = click.Choice(list(opt.choices))
+    elif opt.kind == "float":
+        ranged = opt.minimum is not None or opt.maximum is not None
+        kw["type"] = (
+            click.FloatRange(opt.minimum, opt.maximum, min_open=opt.min_open) if ranged else float
+        )
+    if opt.default is not None:
+        kw["default"] = opt.default
+    if opt.show_default:
+        kw["show_default"] = True
+    if opt.bare_value is not None:
+        kw.update(is_flag=False, flag_value=opt.bare_value, default=opt.default)
+    return click.option(opt.flag, **kw)
+
+
+def step_options(f: F) -> F:
+    """Every preprocess step's options, in the order of the step table."""
+    for opt in reversed(OPTIONS):
+        f = click_option(opt)(f)
+    return f
+
+
+def _order_lines() -> str:
+    return "\n".join(
+        textwrap.wrap(" > ".join(DEFAULT_ORDER), 72, initial_indent="  ", subsequent_indent="  ")
+    )
 
 
 def _subtype(value: str | None) -> str | None:
@@ -96,10 +140,9 @@ COLUMNS = [
 
 @click.command(
     "preprocess",
-    epilog="""\b
+    epilog=f"""\b
 Steps run in this order (--chain picks another one):
-  channels > sr > trim > remove-silence > denoise > highpass > lowpass >
-  preemphasis > gain > normalize > pad-to > trim-to > segment > fade
+{_order_lines()}
 \b
 Examples:
   audiokit preprocess raw/ -o clean/ --mono --sr 16000 --normalize loudness
@@ -127,103 +170,7 @@ memory (--streaming on/off forces the choice).
     "Output file (one input, name ending .wav/.flac/.ogg), '-' for standard output (one "
     "input; --format picks the format), or a directory (mirrors the input tree)."
 )
-@click.option("--mono", is_flag=True, help="Mix down to one channel (average).")
-@click.option(
-    "--channel",
-    metavar="N|L|R|mix",
-    help="Keep one channel (0-based, L, R), or the mix of all (as --mono).",
-)
-@sr_option(default=None, help="Resample to RATE Hz (soxr HQ), e.g. 16000 or 22.05k.")
-@click.option("--trim", is_flag=True, help="Cut leading and trailing silence.")
-@click.option(
-    "--remove-silence",
-    is_flag=True,
-    help="Cut every silent stretch inside the file, keeping --pad-ms around speech.",
-)
-@click.option(
-    "--top-db",
-    type=click.FloatRange(min=0, min_open=True),
-    default=60.0,
-    show_default=True,
-    metavar="DB",
-    help="Silence: frames this far below the loudest frame (trim, remove-silence).",
-)
-@click.option(
-    "--pad-ms",
-    type=click.FloatRange(min=0),
-    default=50.0,
-    show_default=True,
-    metavar="MS",
-    help="Margin kept around voiced parts by trim and remove-silence.",
-)
-@click.option(
-    "--denoise",
-    is_flag=True,
-    help="Spectral gating with a noise profile from the quietest 10% of frames.",
-)
-@click.option(
-    "--denoise-strength",
-    type=click.FloatRange(0, 1),
-    default=0.8,
-    show_default=True,
-    metavar="0..1",
-    help="How much gated bins are attenuated.",
-)
-@click.option(
-    "--preemphasis",
-    type=float,
-    is_flag=False,
-    flag_value=0.97,
-    default=None,
-    metavar="[COEF]",
-    help="Pre-emphasis y[n] - COEF*y[n-1] (default COEF 0.97).",
-)
-@click.option("--highpass", type=float, metavar="HZ", help="4th-order Butterworth high-pass.")
-@click.option("--lowpass", type=float, metavar="HZ", help="4th-order Butterworth low-pass.")
-@click.option("--gain", type=float, metavar="DB", help="Fixed gain in dB.")
-@click.option(
-    "--normalize",
-    type=click.Choice(["peak", "rms", "loudness"]),
-    help="Normalise the peak or RMS (dBFS) or the BS.1770 loudness (LUFS).",
-)
-@click.option(
-    "--target",
-    type=float,
-    metavar="LEVEL",
-    help="Normalisation target (default: peak -1 dBFS, rms -20 dBFS, loudness -23 LUFS).",
-)
-@click.option(
-    "--ceiling",
-    type=float,
-    default=-0.1,
-    show_default=True,
-    metavar="DBFS",
-    help="Normalisation never lets peaks exceed this.",
-)
-@click.option(
-    "--limit",
-    is_flag=True,
-    help="Where the target would pass the ceiling, limit peaks (look-ahead limiter) "
-    "instead of lowering the gain.",
-)
-@click.option("--pad-to", type=float, metavar="SECONDS", help="Pad with zeros to this length.")
-@click.option("--trim-to", type=float, metavar="SECONDS", help="Cut to this length.")
-@click.option(
-    "--segment",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Cut into numbered files of this length (the last holds the rest).",
-)
-@click.option(
-    "--overlap",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    metavar="SECONDS",
-    help="Overlap of consecutive segments.",
-)
-@click.option(
-    "--fade-ms", type=float, metavar="MS", help="Raised-cosine fade in and out (of each segment)."
-)
+@step_options
 @click.option(
     "--chain",
     metavar="STEPS",
@@ -331,7 +278,7 @@ def _check_memory(job: Any, inputs: list[Input], batch: BatchOptions) -> None:
     """Refuse a run whose biggest input would not fit in a worker's memory budget."""
     from audiokit import audio_io, limits
     from audiokit.batch import default_jobs
-    from audiokit.preprocess.process import estimate_memory
+    from audiokit.preprocess.job import estimate_memory
 
     if job.plan.blockable and job.streaming != "off" and job.plan.pad_to is None:
         return  # long inputs stream: memory is bounded whatever their length
@@ -352,39 +299,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
 def _plan(kw: dict[str, Any]) -> Plan:
-    from audiokit.audio_io import MIX, parse_channel
-
-    channel = parse_channel(kw["channel"])
-    settings = Plan(
-        mono=kw["mono"] or channel == MIX,
-        channel=channel if isinstance(channel, int) else None,
-        sr=kw["sr"],
-        top_db=kw["top_db"],
-        pad_ms=kw["pad_ms"],
-        denoise_strength=kw["denoise_strength"],
-        highpass=kw["highpass"],
-        lowpass=kw["lowpass"],
-        preemphasis=kw["preemphasis"],
-        gain_db=kw["gain"],
-        normalize=kw["normalize"],
-        target=kw["target"],
-        ceiling=kw["ceiling"],
-        limit=kw["limit"],
-        pad_to=kw["pad_to"],
-        trim_to=kw["trim_to"],
-        segment=kw["segment"],
-        overlap=kw["overlap"],
-        fade_ms=kw["fade_ms"],
-    )
-    flags = {
-        name
-        for name, on in (
-            ("trim", kw["trim"]),
-            ("remove-silence", kw["remove_silence"]),
-            ("denoise", kw["denoise"]),
-        )
-        if on
-    }
+    settings, flags = settings_from(kw)
     return build_plan(settings, flags, kw["chain"])  # no steps: a plain (re-)encode
 
 

@@ -330,27 +330,3 @@ def delta(x: np.ndarray, width: int, order: int) -> np.ndarray:
     out[:, :half] = out[:, half : half + 1]
     out[:, n - half :] = out[:, n - half - 1 : n - half]
     return out
-
-
-def preemphasis(
-    y: np.ndarray, coef: float, zi: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``librosa.effects.preemphasis(y, coef=coef, zi=zi, return_zf=True)`` along the last axis.
-
-    ``y[n] - coef * y[n-1]``; the first output sample adds the filter state
-    ``zi`` (librosa's default: ``2 * y[0] - y[1]``). Feed blocks one after the
-    other, passing each returned ``zf`` as the next ``zi``.
-
-    Returns
-    -------
-    y_out : np.ndarray, same shape as ``y``
-    zf : np.ndarray, shape (..., 1)
-    """
-    import numpy as np
-
-    if zi is None:
-        zi = 2 * y[..., 0:1] - y[..., 1:2]
-    out = y.astype(np.float32, copy=True)
-    out[..., 1:] -= coef * y[..., :-1]
-    out[..., 0:1] += zi
-    return out, (-coef * y[..., -1:]).astype(np.float32)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiokit import dsp, writers
+from audiokit.dsp import effects
 from audiokit.errors import InputError
 from audiokit.output import files
 from audiokit.plots import figures, render, sources, spectra
@@ -126,7 +127,7 @@ def compute(
     for block in sources.iter_lanes(path, info, span):
         accs[0].feed(block)
         if preemphasis is not None:
-            filtered, zf = dsp.preemphasis(block, preemphasis, zf)
+            filtered, zf = effects.preemphasis(block, coef=preemphasis, zi=zf, return_zf=True)
             accs[1].feed(filtered)
     out = []
     for acc in accs:

@@ -12,7 +12,8 @@ across blocks, one sum of squares kept per 100 ms), so a 3-hour file costs
 array, so both give the same value.
 
 Conventions: ``y`` is ``(channels, n)`` float32; peak and RMS are in dBFS
-(``20 log10``; a full-scale sine has an RMS of -3.01 dBFS), loudness in LUFS.
+(``20 log10``; a full-scale sine has an RMS of -3.01 dBFS; measured by
+:mod:`audiokit.dsp.levels`, as ``inspect`` measures them), loudness in LUFS.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from audiokit.dsp.levels import peak_dbfs, rms_dbfs
 from audiokit.errors import InputError
+from audiokit.sosfilt import sosfilt
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,31 +33,8 @@ if TYPE_CHECKING:
 CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
-#: Default targets of --normalize per mode (dBFS, dBFS, LUFS).
-DEFAULT_TARGETS = {"peak": -1.0, "rms": -20.0, "loudness": -23.0}
 #: Default ceiling (dBFS) that normalisation never exceeds.
 DEFAULT_CEILING = -0.1
-
-
-def db(x: float) -> float:
-    """``20 log10(x)``; ``-inf`` for 0."""
-    return 20.0 * math.log10(x) if x > 0 else -math.inf
-
-
-def peak_dbfs(y: np.ndarray) -> float:
-    """Largest absolute sample in dBFS (``-inf`` for silence)."""
-    import numpy as np
-
-    return db(float(np.max(np.abs(y)))) if y.size else -math.inf
-
-
-def rms_dbfs(y: np.ndarray) -> float:
-    """RMS over all samples of all channels, in dBFS."""
-    import numpy as np
-
-    if not y.size:
-        return -math.inf
-    return db(math.sqrt(float(np.mean(np.square(y, dtype=np.float64)))))
 
 
 def k_weighting(sr: float) -> np.ndarray:
@@ -147,8 +127,6 @@ class StreamingLoudness:
     def update(self, block: np.ndarray) -> None:
         """Add ``(channels, frames)`` samples."""
         import numpy as np
-
-        from audiokit.sosfilt import sosfilt
 
         if block.shape[-1] == 0:
             return

@@ -6,23 +6,24 @@ that cut or analyse frames (trim, remove-silence, denoise) use frames of
 about 46 ms (2048 samples at 22.05/44.1 kHz, 1024 at 16 kHz, 512 at 8 kHz)
 with a hop of a quarter frame, as librosa's defaults do at 22.05 kHz.
 
-Filters are causal Butterworth sections (``scipy.signal.sosfilt``, state at
-rest at the start), the same on the in-memory and the streaming path, so a
+The blockable steps (channels, resample, filters, pre-emphasis, gain) are the
+block processors of :mod:`audiokit.preprocess.blocks` fed the whole signal as
+one block: the in-memory and the streaming path run the same code, so a
 file's output never depends on which path processed it.
+
+librosa and scipy are imported by the steps that use them: importing them
+costs seconds, which a plan without those steps does not pay.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from audiokit.errors import InputError, UsageError
+from audiokit.preprocess import blocks
 
-if TYPE_CHECKING:
-    import numpy as np
-
-#: Order of the Butterworth high-pass and low-pass filters.
-FILTER_ORDER = 4
 #: Fraction of the quietest STFT frames that make the noise profile of --denoise.
 NOISE_FRACTION = 0.10
 #: Threshold of --denoise: mean + K * std of the noise profile (dB, per bin).
@@ -35,8 +36,6 @@ def frame_length(sr: int) -> int:
 
 
 def _f32(y: np.ndarray) -> np.ndarray:
-    import numpy as np
-
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
@@ -49,28 +48,24 @@ def select_channels(
     -------
     y : np.ndarray, shape (1, n) or unchanged
     sr : int
+
+    Raises
+    ------
+    InputError
+        There is no such channel.
     """
-    if channel is not None:
-        if channel >= y.shape[0]:
-            raise InputError(f"has {y.shape[0]} channel(s): there is no channel {channel}")
-        return _f32(y[channel : channel + 1]), sr
-    if mono and y.shape[0] > 1:
-        return _f32(y.mean(axis=0, keepdims=True, dtype="float64")), sr
-    return y, sr
+    return blocks.whole(blocks.Channels(y.shape[0], mono, channel), y), sr
 
 
 def resample(y: np.ndarray, sr: int, target_sr: int) -> tuple[np.ndarray, int]:
     """soxr HQ resampling; the output has ``ceil(n * target_sr / sr)`` samples."""
-    from audiokit import audio_io
-
     if target_sr == sr:
         return y, sr
-    return _f32(audio_io.resample(y, sr, target_sr, quality="HQ")), target_sr
+    return blocks.whole(blocks.Resample(y.shape[0], sr, target_sr), y), target_sr
 
 
 def _voiced_intervals(y: np.ndarray, sr: int, top_db: float) -> np.ndarray:
     import librosa
-    import numpy as np
 
     if not np.any(y):  # digital silence: librosa would call it all voiced (0 dB below 0)
         return np.zeros((0, 2), dtype=int)
@@ -128,8 +123,6 @@ def remove_silence(
     InputError
         The whole signal is silent.
     """
-    import numpy as np
-
     spans = voiced_spans(y, sr, top_db, pad_ms)
     if not spans:
         raise InputError(f"entirely silent at --top-db {top_db:g}: nothing left to keep")
@@ -153,7 +146,6 @@ def denoise(y: np.ndarray, sr: int, strength: float = 0.8) -> tuple[np.ndarray, 
     strength : float in [0, 1]
     """
     import librosa
-    import numpy as np
     from scipy.ndimage import uniform_filter
 
     if not 0.0 <= strength <= 1.0:
@@ -179,50 +171,28 @@ def denoise(y: np.ndarray, sr: int, strength: float = 0.8) -> tuple[np.ndarray, 
     return out, sr
 
 
-def butter_sos(kind: str, hz: float, sr: int, order: int = FILTER_ORDER) -> np.ndarray:
-    """Butterworth second-order sections for ``highpass``/``lowpass`` at ``hz``.
-
-    Raises
-    ------
-    InputError
-        The cutoff is not below the Nyquist frequency of this signal.
-    """
-    from scipy.signal import butter
-
-    if not 0 < hz < sr / 2:
-        raise InputError(f"--{kind} {hz:g} Hz must be below the Nyquist frequency ({sr / 2:g} Hz)")
-    sos: np.ndarray = butter(order, hz, btype=kind, fs=sr, output="sos")
-    return sos
-
-
 def highpass(y: np.ndarray, sr: int, hz: float) -> tuple[np.ndarray, int]:
     """Causal 4th-order Butterworth high-pass at ``hz``."""
-    from scipy.signal import sosfilt
-
-    return _f32(sosfilt(butter_sos("highpass", hz, sr), y, axis=-1)), sr
+    return blocks.whole(blocks.SosFilter(y.shape[0], "highpass", hz, sr), y), sr
 
 
 def lowpass(y: np.ndarray, sr: int, hz: float) -> tuple[np.ndarray, int]:
     """Causal 4th-order Butterworth low-pass at ``hz``."""
-    from scipy.signal import sosfilt
-
-    return _f32(sosfilt(butter_sos("lowpass", hz, sr), y, axis=-1)), sr
+    return blocks.whole(blocks.SosFilter(y.shape[0], "lowpass", hz, sr), y), sr
 
 
 def preemphasis(y: np.ndarray, sr: int, coef: float = 0.97) -> tuple[np.ndarray, int]:
-    """``y[n] - coef * y[n-1]`` (with ``y[-1] = 0``)."""
-    import numpy as np
+    """``y[n] - coef * y[n-1]``, the first sample as :func:`librosa.effects.preemphasis`.
 
-    out = y.astype(np.float32, copy=True)
-    out[:, 1:] -= np.float32(coef) * y[:, :-1]
-    return out, sr
+    That is ``y[0] + 2*y[0] - y[1]`` (librosa's default filter state); see
+    :func:`audiokit.dsp.effects.preemphasis`.
+    """
+    return blocks.whole(blocks.Preemphasis(y.shape[0], coef), y), sr
 
 
 def gain(y: np.ndarray, sr: int, db: float) -> tuple[np.ndarray, int]:
     """Multiply by ``10^(db/20)``."""
-    from audiokit.preprocess.loudness import apply_gain
-
-    return apply_gain(y, db), sr
+    return blocks.whole(blocks.Gain(y.shape[0], db), y), sr
 
 
 def n_samples(seconds: float, sr: int) -> int:
@@ -232,8 +202,6 @@ def n_samples(seconds: float, sr: int) -> int:
 
 def pad_to(y: np.ndarray, sr: int, seconds: float) -> tuple[np.ndarray, int]:
     """Append zeros up to exactly ``round(seconds * sr)`` samples (longer signals unchanged)."""
-    import numpy as np
-
     n = n_samples(seconds, sr)
     if y.shape[-1] >= n:
         return y, sr
@@ -280,8 +248,6 @@ def segment_sizes(seconds: float, overlap: float, sr: int) -> tuple[int, int]:
 
 def fade_curve(length: int) -> np.ndarray:
     """Raised-cosine (half-Hann) fade-in ramp of ``length`` samples, 0 -> 1 (exclusive)."""
-    import numpy as np
-
     return (0.5 - 0.5 * np.cos(np.pi * np.arange(length) / length)).astype(np.float32)
 
 

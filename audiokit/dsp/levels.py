@@ -1,0 +1,102 @@
+"""Sample levels in numpy only: the one dB rule and the one peak/RMS meter.
+
+``inspect`` (:class:`audiokit.inspection.LevelMeter`) and ``preprocess``
+(its report, ``--normalize peak|rms`` and the streaming meter) measure with
+:class:`PeakRms`: a streaming accumulator whose in-memory use is "feed the
+array": :func:`peak_dbfs` and :func:`rms_dbfs` do that. This module is on
+``audiokit inspect``'s start-up path: numpy only, and imported where it is
+used, so that ``audiokit inspect --help`` does not load it.
+
+Conventions (as sox's ``stat``/``stats``): dBFS is ``20 * log10(x)`` with full
+scale at 1.0, so a full-scale sine has an RMS of -3.01 dBFS; digital silence
+is ``-inf``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Frames fed at a time by the in-memory helpers (bounds their float64 copies).
+CHUNK_FRAMES = 1 << 20
+
+
+def db(x: float) -> float:
+    """Amplitude ratio to dB, ``20 * log10(x)``; ``-inf`` for 0."""
+    return 20.0 * math.log10(x) if x > 0 else -math.inf
+
+
+class PeakRms:
+    """Peak, sum of squares and sum per channel, over consecutive blocks.
+
+    Parameters
+    ----------
+    channels : int
+        Channels of every block.
+
+    Notes
+    -----
+    Blocks are ``(frames, channels)`` (soundfile's layout; pass ``y.T`` for a
+    ``(channels, n)`` array). Sums are kept in float64, so the result does not
+    depend on the block size beyond float rounding.
+    """
+
+    def __init__(self, channels: int) -> None:
+        import numpy as np
+
+        self.channels = channels
+        self.n = 0
+        self.peak = np.zeros(channels)
+        self.sumsq = np.zeros(channels)
+        self.sum = np.zeros(channels)
+
+    def update(self, block: np.ndarray) -> np.ndarray:
+        """Add a ``(frames, channels)`` block; returns it as float64 (for further counts)."""
+        import numpy as np
+
+        x = np.asarray(block).astype(np.float64, copy=False)
+        if x.size == 0:
+            return x
+        self.n += len(x)
+        np.maximum(self.peak, np.abs(x).max(axis=0), out=self.peak)
+        self.sumsq += np.einsum("ij,ij->j", x, x)
+        self.sum += x.sum(axis=0)
+        return x
+
+    @property
+    def total_peak(self) -> float:
+        """Largest absolute sample over all channels (0 before any sample)."""
+        return float(self.peak.max()) if self.channels else 0.0
+
+    @property
+    def total_rms(self) -> float:
+        """RMS over all samples of all channels (0 before any sample)."""
+        return math.sqrt(float(self.sumsq.sum()) / (max(self.n, 1) * max(self.channels, 1)))
+
+    def channel_rms(self, c: int) -> float:
+        """RMS of channel ``c``."""
+        return math.sqrt(float(self.sumsq[c]) / max(self.n, 1))
+
+
+def measure(y: np.ndarray) -> PeakRms:
+    """A :class:`PeakRms` fed a whole ``(channels, n)`` (or ``(n,)``) array, chunk by chunk."""
+    import numpy as np
+
+    y = np.atleast_2d(y)
+    meter = PeakRms(y.shape[0])
+    for start in range(0, y.shape[-1], CHUNK_FRAMES):
+        meter.update(y[:, start : start + CHUNK_FRAMES].T)
+    return meter
+
+
+def peak_dbfs(y: np.ndarray) -> float:
+    """Largest absolute sample of ``y`` (channels, n) in dBFS (``-inf`` for silence)."""
+    return db(measure(y).total_peak)
+
+
+def rms_dbfs(y: np.ndarray) -> float:
+    """RMS over all samples of all channels of ``y`` (channels, n), in dBFS."""
+    return db(measure(y).total_rms)
