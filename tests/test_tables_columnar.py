@@ -174,7 +174,7 @@ def test_cli_tables_equal_the_row_wise_ones(
     runner, cli, batch_dir, tmp_path, monkeypatch, shape
 ) -> None:
     base = ["features", str(batch_dir), "--label-from-parent", "-j", "1", *SMALL, *shape]
-    for ext in ("csv", "tsv", "jsonl", "parquet"):
+    for ext in ("csv", "jsonl", "parquet"):
         res = runner.invoke(cli, [*base, "-o", str(tmp_path / f"col.{ext}")])
         assert res.exit_code == 0, res.stderr
     stdout_cols = runner.invoke(cli, [*base, "-o", "-", "--format", "tsv"]).stdout
