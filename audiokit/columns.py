@@ -21,11 +21,15 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from audiokit.writers import csv_cell, json_safe
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported where it is used: command modules load this one (through
+# output.tables) before they know that they will write a table.
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,8 @@ class Constant:
     value: Any
 
 
-Column = np.ndarray | Constant
+if TYPE_CHECKING:
+    Column = np.ndarray | Constant
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class ColumnBatch:
     n_rows: int
 
     def __post_init__(self) -> None:
+        import numpy as np
+
         if len(self.names) != len(self.data):
             raise ValueError(f"{len(self.names)} names for {len(self.data)} columns")
         for name, col in zip(self.names, self.data, strict=True):
@@ -66,6 +73,8 @@ class ColumnBatch:
     @classmethod
     def of(cls, columns: Mapping[str, Column | Any], n_rows: int) -> ColumnBatch:
         """A batch from ``{name: array or value}``; values that are not arrays are constants."""
+        import numpy as np
+
         data = tuple(
             c if isinstance(c, (np.ndarray, Constant)) else Constant(c) for c in columns.values()
         )
@@ -187,6 +196,8 @@ class ColumnBatch:
 
 
 def _concat(parts: list[Column], lengths: list[int]) -> Column:
+    import numpy as np
+
     first = parts[0]
     if isinstance(first, Constant) and all(
         isinstance(p, Constant) and type(p.value) is type(first.value) and p.value == first.value
@@ -233,6 +244,8 @@ def _csv_field(value: Any, delimiter: str) -> str:
 
 
 def _csv_strings(col: np.ndarray, delimiter: str) -> list[str]:
+    import numpy as np
+
     kind = col.dtype.kind
     if kind == "f":
         out = list(map(float.__repr__, col.tolist()))  # what csv writes for a float
@@ -251,6 +264,8 @@ def _json_dumps(value: Any) -> str:
 
 
 def _json_strings(col: np.ndarray) -> list[str]:
+    import numpy as np
+
     kind = col.dtype.kind
     if kind == "f":
         out = list(map(float.__repr__, col.tolist()))  # what json writes for a float
@@ -265,6 +280,7 @@ def _json_strings(col: np.ndarray) -> list[str]:
 
 
 def _arrow_column(col: Column | None, type: Any, n: int) -> Any:
+    import numpy as np
     import pyarrow as pa
 
     from audiokit.arrow import _NUMERIC, column, numpy_column
@@ -295,6 +311,7 @@ def _type_fits(value: Any, numpy_name: str) -> bool:
 
 def _repeated_string(value: str, n: int) -> Any:
     """A string array of ``n`` copies of ``value`` (one buffer, no Python list)."""
+    import numpy as np
     import pyarrow as pa
 
     b = value.encode("utf-8")
