@@ -27,6 +27,7 @@ _NUMERIC = {
     "uint32": "uint32",
     "uint64": "uint64",
 }
+_BY_DTYPE = {v: k for k, v in _NUMERIC.items()}
 _INT_NAMES = frozenset(k for k, v in _NUMERIC.items() if v.startswith(("int", "uint")))
 _INT32_MAX = 2**31 - 1
 
@@ -64,11 +65,10 @@ def numpy_column(a: Any) -> Any:
     import pyarrow as pa
 
     a = np.ascontiguousarray(a)
-    by_dtype = {v: k for k, v in _NUMERIC.items()}
-    if a.ndim != 1 or a.dtype.name not in by_dtype:
+    name = a.dtype.name
+    if a.ndim != 1 or name not in _BY_DTYPE:
         return pa.array(a)
-    type = pa.type_for_alias(a.dtype.name)
-    return pa.Array.from_buffers(type, len(a), [None, pa.py_buffer(a)])
+    return pa.Array.from_buffers(pa.type_for_alias(name), len(a), [None, pa.py_buffer(a)])
 
 
 def infer_type(values: Sequence[Any]) -> Any:

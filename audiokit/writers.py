@@ -17,13 +17,16 @@ import csv
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from audiokit.errors import OutputError, UsageError
 from audiokit.output import files
 from audiokit.output.policy import EXISTS_HINT
+
+if TYPE_CHECKING:
+    from audiokit.columns import ColumnBatch
 
 TABLE_FORMATS = {
     ".parquet": "parquet",
@@ -208,6 +211,33 @@ class TableWriter:
             self._csv.writerows([csv_cell(row.get(c)) for c in self._columns] for row in rows)
         self.rows_written += len(rows)
 
+    def write_columns(self, batch: ColumnBatch) -> None:
+        """Append a batch of rows held as columns (one Parquet row group).
+
+        The file is the same, byte for byte, as :meth:`write` of ``batch.to_rows()``
+        makes; no row is built as a Python dict.
+        """
+        if not batch.n_rows:
+            return
+        if self._columns is None:
+            self._columns = list(batch.names)
+            if self._csv is not None:
+                self._csv.writerow(self._columns)
+        if self.fmt == "parquet":
+            if self._schema is None:
+                self._schema = self._schema_for(
+                    lambda c: batch.arrow_type(c) if c in batch.names else None
+                )
+            self._open_parquet()
+            self._pq.write_table(batch.arrow_table(self._schema))
+        else:
+            assert self._fh is not None
+            if self.fmt == "jsonl":
+                self._fh.write(batch.json_text())
+            else:
+                self._fh.write(batch.csv_text(self._columns, "\t" if self.fmt == "tsv" else ","))
+        self.rows_written += batch.n_rows
+
     def write_records(self, records: Any) -> None:
         """Append rows kept from an earlier table of the same format, as they were stored.
 
@@ -250,23 +280,27 @@ class TableWriter:
         sink = self._fh if self._fh is not None else self.path
         self._pq = pq.ParquetWriter(sink, self.schema(), compression="zstd")
 
+    def _schema_for(self, infer: Callable[[str], Any]) -> Any:
+        """The schema of the columns: ``types``, else ``infer(name)`` (None: all nulls)."""
+        import pyarrow as pa
+
+        assert self._columns is not None
+        fields = []
+        for c in self._columns:
+            if c in self.types:
+                fields.append(pa.field(c, _arrow_type(self.types[c])))
+            else:
+                inferred = infer(c)
+                fields.append(pa.field(c, pa.null() if inferred is None else inferred))
+        return pa.schema(fields, metadata=_bytes_meta(self.metadata))
+
     def _write_parquet(self, rows: Sequence[Mapping[str, Any]]) -> None:
         import pyarrow as pa
 
         from audiokit.arrow import column, infer_type
 
-        assert self._columns is not None
         if self._schema is None:
-            fields = [
-                pa.field(
-                    c,
-                    _arrow_type(self.types[c])
-                    if c in self.types
-                    else infer_type([r.get(c) for r in rows]),
-                )
-                for c in self._columns
-            ]
-            self._schema = pa.schema(fields, metadata=_bytes_meta(self.metadata))
+            self._schema = self._schema_for(lambda c: infer_type([r.get(c) for r in rows]))
         self._open_parquet()
         arrays = [column([r.get(f.name) for r in rows], f.type) for f in self._schema]
         self._pq.write_table(pa.Table.from_arrays(arrays, schema=self._schema))

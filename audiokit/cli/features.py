@@ -31,9 +31,6 @@ from audiokit.limits import DURATION_MAX, WINDOW_HOP_MIN, check_range
 from audiokit.output.policy import OutputOptions
 from audiokit.output.tables import TableSpec
 
-#: Rows buffered before a Parquet row group is written.
-ROWS_PER_GROUP = 1024
-
 INDEX_TYPES = {
     "path": "string",
     "label": "string",
@@ -263,10 +260,9 @@ def features_cmd(
                 prefix["label"] = res.input.folder
             prefix["duration"] = r.duration
             prefix["sample_rate"] = r.sr
-            # Rows are made ROWS_PER_GROUP at a time: a long file in --frames mode
-            # never exists as Python objects all at once.
-            for a in range(0, max(len(r.values), 1), ROWS_PER_GROUP):
-                sink.add(res.input, r.rows(prefix, a, a + ROWS_PER_GROUP))
+            # Written from the float32 matrix column by column (Parquet row groups,
+            # CSV/JSON text), never as a Python dict per row.
+            sink.add(res.input, r.column_batch(prefix))
     run.exit()
 
 

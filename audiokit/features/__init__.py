@@ -42,6 +42,7 @@ from audiokit.features.warm import warm_up
 if TYPE_CHECKING:
     import numpy as np
 
+    from audiokit.columns import ColumnBatch
     from audiokit.features.blocks import Source
 
 __all__ = [
@@ -99,6 +100,39 @@ class FeatureResult:
     def column(self, name: str) -> np.ndarray:
         """One column, shape (n_rows,)."""
         return self.values[:, self.columns.index(name)]
+
+    def column_batch(
+        self, prefix: dict[str, Any] | None = None, start: int = 0, stop: int | None = None
+    ) -> ColumnBatch:
+        """Rows ``start..stop`` as columns: the rows of :meth:`rows`, without a dict per row.
+
+        ``prefix`` values become constant columns; the index columns are arrays
+        (``frame`` int64 and ``time`` float64 for frames; ``segment`` int64, ``start``
+        and ``end`` float64 for windows); each feature column is a view of
+        ``values[start:stop, j]`` (float32, no copy).
+
+        Returns
+        -------
+        ColumnBatch of shape (stop - start rows, len(prefix) + index + n_columns columns)
+        """
+        import numpy as np
+
+        from audiokit.columns import ColumnBatch, Constant
+
+        first, last, _ = slice(start, stop).indices(self.values.shape[0])
+        last = max(first, last)
+        cols: dict[str, Any] = {k: Constant(v) for k, v in (prefix or {}).items()}
+        if self.kind == "frames":
+            cols["frame"] = np.arange(first, last, dtype=np.int64)
+            cols["time"] = np.asarray(self.start[first:last], dtype=np.float64)
+        elif self.kind == "windows":
+            cols["segment"] = np.arange(first, last, dtype=np.int64)
+            cols["start"] = np.asarray(self.start[first:last], dtype=np.float64)
+            cols["end"] = np.asarray(self.end[first:last], dtype=np.float64)
+        block = self.values[first:last]
+        for j, name in enumerate(self.columns):
+            cols[name] = block[:, j]
+        return ColumnBatch.of(cols, last - first)
 
     def rows(
         self, prefix: dict[str, Any] | None = None, start: int = 0, stop: int | None = None

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from audiokit.columns import ColumnBatch
 from audiokit.errors import OutputError, UsageError
 from audiokit.inputs import STDIN, Input
 from audiokit.output import files
@@ -91,12 +92,19 @@ class _Table:
         self.tmp: Path | None = None
         self.writer: TableWriter | None = None
         self.buffer: list[Mapping[str, Any]] = []
+        self.batches: list[ColumnBatch] = []  # new rows as columns (features), or ``buffer``
+        self.batched = 0  # rows in ``batches``
         self.kept: dict[str, Any] = {}
         self.kept_buffer: list[Any] = []  # stored rows to copy, before ``buffer``'s
 
+    @property
+    def queued(self) -> int:
+        """New rows waiting to be written."""
+        return len(self.buffer) + self.batched
+
     def keep(self, stored: Any) -> None:
         """Queue the stored rows of one kept input (copied in one batch with their neighbours)."""
-        if self.buffer:  # new rows came before these: they go first
+        if self.queued:  # new rows came before these: they go first
             self.flush()
         if self.fmt == "parquet":
             table, rows = stored
@@ -119,12 +127,30 @@ class _Table:
         else:
             self.writer.write_records(stored)
 
+    def queue(self, rows: Sequence[Mapping[str, Any]] | ColumnBatch) -> None:
+        """Queue new rows (dicts, or columns); written together up to :data:`ROWS_PER_GROUP`."""
+        if isinstance(rows, ColumnBatch):
+            if self.buffer:
+                self.flush()
+            if rows.n_rows:
+                self.batches.append(rows)
+                self.batched += rows.n_rows
+        else:
+            if self.batches:
+                self.flush()
+            self.buffer.extend(rows)
+
     def flush(self) -> None:
         """Write what is queued, kept rows first (they came first)."""
         self.flush_kept()
-        if self.buffer and self.writer is not None:
+        if self.writer is None:
+            return
+        if self.buffer:
             rows, self.buffer = self.buffer, []
             self.writer.write(rows)
+        if self.batches:
+            batches, self.batches, self.batched = self.batches, [], 0
+            self.writer.write_columns(ColumnBatch.concat(batches))
 
 
 class TableSink:
@@ -452,25 +478,39 @@ class TableSink:
             if stored is not None and t.writer is not None:
                 t.keep(stored)
 
-    def add(self, inp: Input, rows: Sequence[Mapping[str, Any]], table: int = 0) -> None:
-        """Rows of one input that was computed (call in input order; ``table``: a companion)."""
+    def add(
+        self, inp: Input, rows: Sequence[Mapping[str, Any]] | ColumnBatch, table: int = 0
+    ) -> None:
+        """Rows of one input that was computed (call in input order; ``table``: a companion).
+
+        ``rows``: dicts, or a :class:`~audiokit.columns.ColumnBatch` (written from its
+        columns, in pieces of :data:`ROWS_PER_GROUP` rows: the same table, byte for byte,
+        as the pieces' rows would make).
+        """
         if table == 0 and inp.path != self._last:
             self._last = inp.path
             self.succeeded += 1
             self._catch_up(inp)
         if self.mode == "print" and self.fmt == "table":
             if table == 0:
-                self.rows.extend(rows)
+                self.rows.extend(rows.to_rows() if isinstance(rows, ColumnBatch) else rows)
             return
-        t = self.tables[table]
+        pieces = rows.chunks(ROWS_PER_GROUP) if isinstance(rows, ColumnBatch) else [rows]
+        for piece in pieces:
+            self._add(self.tables[table], piece)
+
+    def _add(self, t: _Table, rows: Sequence[Mapping[str, Any]] | ColumnBatch) -> None:
         try:
             if self.mode == "file":
                 t.flush_kept()
-                t.buffer.extend(rows)
-                if len(t.buffer) >= ROWS_PER_GROUP:
+                t.queue(rows)
+                if t.queued >= ROWS_PER_GROUP:
                     t.flush()
             elif t.writer is not None:
-                t.writer.write(rows)
+                if isinstance(rows, ColumnBatch):
+                    t.writer.write_columns(rows)
+                else:
+                    t.writer.write(rows)
                 if self._text_stream is not None:
                     self._text_stream.flush()
         except BrokenPipeError:
