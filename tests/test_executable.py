@@ -179,7 +179,11 @@ def test_interrupt_leaves_old_output_and_no_temporary_files(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.8)
+    deadline = time.monotonic() + 20  # until the table is half-built (a busy machine is slow)
+    while not any(".tmp" in p.name for p in out_dir.iterdir()) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
