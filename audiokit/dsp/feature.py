@@ -188,14 +188,24 @@ def _n_fft(S: np.ndarray, n_fft: int | None) -> int:
     return 2 * (S.shape[-2] - 1) if n_fft is None else n_fft
 
 
-def _moments(
-    S: np.ndarray, sr: float, n_fft: int | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Moments 0-2 (3, t), total (t,) and safe norm (t,) of each frame, float64."""
+def centroid_and_bandwidth(
+    *, S: np.ndarray, sr: float = 22050, n_fft: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`spectral_centroid` and :func:`spectral_bandwidth` of ``S`` at once.
+
+    Both come from the first three moments of each frame, one matrix product in float64
+    (what the two ports compute; calling them separately does the product twice).
+
+    Returns
+    -------
+    centroid, bandwidth : np.ndarray, shape (1, t), float64
+    """
     moments = _moment_matrix(sr, _n_fft(S, n_fft)) @ S.astype(np.float64)
     total = moments[0]
     norm = np.where(total < np.finfo(np.float32).tiny, 1.0, total)
-    return moments, total, norm
+    c = moments[1] / norm
+    var = moments[2] / norm - 2 * c * moments[1] / norm + c**2 * total / norm
+    return c[None, :], np.sqrt(np.maximum(var, 0.0))[None, :]
 
 
 def spectral_centroid(*, S: np.ndarray, sr: float = 22050, n_fft: int | None = None) -> np.ndarray:
@@ -210,34 +220,22 @@ def spectral_centroid(*, S: np.ndarray, sr: float = 22050, n_fft: int | None = N
     -------
     np.ndarray, shape (1, t), float64 (as librosa); an all-zero frame gives 0.
     """
-    moments, _, norm = _moments(S, sr, n_fft)
-    return (moments[1] / norm)[None, :]
+    return centroid_and_bandwidth(S=S, sr=sr, n_fft=n_fft)[0]
 
 
-def spectral_bandwidth(
-    *,
-    S: np.ndarray,
-    sr: float = 22050,
-    n_fft: int | None = None,
-    centroid: np.ndarray | None = None,
-) -> np.ndarray:
+def spectral_bandwidth(*, S: np.ndarray, sr: float = 22050, n_fft: int | None = None) -> np.ndarray:
     """Second-order spectral bandwidth in Hz (``librosa.feature.spectral_bandwidth``, p=2).
 
     Parameters
     ----------
     S : np.ndarray, shape (1 + n_fft // 2, t)
         Magnitude spectrogram.
-    centroid : np.ndarray, shape (1, t), optional
-        :func:`spectral_centroid` of ``S`` (computed when not given).
 
     Returns
     -------
     np.ndarray, shape (1, t), float64; an all-zero frame gives 0.
     """
-    moments, total, norm = _moments(S, sr, n_fft)
-    c = moments[1] / norm if centroid is None else centroid[0]
-    var = moments[2] / norm - 2 * c * moments[1] / norm + c**2 * total / norm
-    return np.sqrt(np.maximum(var, 0.0))[None, :]
+    return centroid_and_bandwidth(S=S, sr=sr, n_fft=n_fft)[1]
 
 
 def spectral_rolloff(

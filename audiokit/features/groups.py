@@ -224,8 +224,7 @@ def _mel(blk: Block) -> Part:
 
 def _spectral(blk: Block) -> Part:
     S, sr, n_fft = blk.S, blk.sr, blk.p.n_fft
-    centroid = feature.spectral_centroid(S=S, sr=sr, n_fft=n_fft)
-    bandwidth = feature.spectral_bandwidth(S=S, sr=sr, n_fft=n_fft, centroid=centroid)
+    centroid, bandwidth = feature.centroid_and_bandwidth(S=S, sr=sr, n_fft=n_fft)
     rolloff = feature.spectral_rolloff(S=S, sr=sr, n_fft=n_fft)
     nb = contrast_bands(sr)
     contrast = np.full((CONTRAST_BANDS + 1, S.shape[1]), np.nan, np.float32)

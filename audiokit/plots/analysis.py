@@ -42,8 +42,7 @@ def spectral_features(y: np.ndarray, sr: int, params: StftParams) -> dict[str, A
     y = np.asarray(y, dtype=np.float32)
     n_fft = params.n_fft
     S = np.abs(spectrum.stft(y=y, n_fft=n_fft, hop_length=params.hop_length, window=params.window))
-    centroid = feature.spectral_centroid(S=S, sr=sr, n_fft=n_fft)
-    bandwidth = feature.spectral_bandwidth(S=S, sr=sr, n_fft=n_fft, centroid=centroid)
+    centroid, bandwidth = feature.centroid_and_bandwidth(S=S, sr=sr, n_fft=n_fft)
     rolloff = feature.spectral_rolloff(S=S, sr=sr, n_fft=n_fft)
     times = np.arange(S.shape[-1]) * params.hop_length / sr
     return {
