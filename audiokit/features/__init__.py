@@ -324,7 +324,7 @@ def _run(
 def _scalars(reducers: dict[str, Any], ranges: list[tuple[int, int]]) -> np.ndarray:
     """Per-file or per-window scalar columns, shape (len(ranges), n_scalars), in column order.
 
-    ``reducers``: the groups' :class:`audiokit.features.groups.Reducer` objects, fed.
+    ``reducers``: the groups' :class:`audiokit.features.scalars.Reducer` objects, fed.
     """
     import numpy as np
 

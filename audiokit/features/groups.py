@@ -29,11 +29,12 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from audiokit.dsp import beat, feature, onset, spectrum
+from audiokit.features.scalars import HpssScalars, Reducer, TempoScalars, VoicedScalars
 from audiokit.features.schema import (
     AMIN,
     CONTRAST_BANDS,
@@ -321,90 +322,6 @@ def _f0(blk: Block) -> Part:
     return Part([blk.core_of(f0[None]), blk.core_of(prob[None])], {"voiced": blk.core_of(voiced)})
 
 
-# --------------------------------------------------------------------------- scalar reducers
-
-
-class Reducer(Protocol):
-    """Scalar columns of one group over a file, fed block by block."""
-
-    def add(self, hidden: dict[str, np.ndarray]) -> None:
-        """Take a block's hidden data (in file order)."""
-
-    def values(self, ranges: list[tuple[int, int]]) -> np.ndarray:
-        """The group's scalars over each frame range, shape (len(ranges), n_scalars)."""
-        ...
-
-
-class _Concat:
-    """Concatenates hidden arrays ``keys`` of the blocks."""
-
-    keys: tuple[str, ...] = ()
-
-    def __init__(self, sr: int, p: FeatureParams) -> None:
-        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in self.keys}
-
-    def add(self, hidden: dict[str, np.ndarray]) -> None:
-        for k in self.keys:
-            self.parts[k].append(hidden[k])
-
-    def joined(self, key: str) -> np.ndarray:
-        return np.concatenate(self.parts[key])
-
-
-class _TempoScalars:
-    """``tempo`` and ``beat_count``: a streaming tempogram and the beat tracker."""
-
-    def __init__(self, sr: int, p: FeatureParams) -> None:
-        self.sr, self.hop = sr, p.hop_length
-        self.tg = beat.Tempogram(sr, p.hop_length)
-        self.env: list[np.ndarray] = []
-
-    def add(self, hidden: dict[str, np.ndarray]) -> None:
-        env, total = hidden["tempo_env"], hidden.get("tempogram")
-        self.env.append(env)
-        self.tg.feed(env, advance=total is None)
-        if total is not None:
-            self.tg.add_sum(total, len(env))
-
-    def values(self, ranges: list[tuple[int, int]]) -> np.ndarray:
-        env = np.concatenate(self.env)
-        whole = self.tg.tempo()
-        _, beats = beat.beat_track(onset_envelope=env, sr=self.sr, hop_length=self.hop, bpm=whole)
-        out = np.empty((len(ranges), 2))
-        for i, (lo, hi) in enumerate(ranges):
-            out[i, 0] = whole if (lo, hi) == (0, len(env)) else self.tg.tempo(lo, max(hi, lo + 1))
-            out[i, 1] = np.count_nonzero((beats >= lo) & (beats < hi))
-        return out
-
-
-class _HpssScalars(_Concat):
-    """``hpss_ratio``: harmonic share of the HPSS energy."""
-
-    keys = ("harmonic", "percussive")
-
-    def values(self, ranges: list[tuple[int, int]]) -> np.ndarray:
-        harmonic, percussive = self.joined("harmonic"), self.joined("percussive")
-        out = np.empty((len(ranges), 1))
-        for i, (lo, hi) in enumerate(ranges):
-            h, q = float(harmonic[lo:hi].sum()), float(percussive[lo:hi].sum())
-            out[i, 0] = h / (h + q) if h + q > 0 else 0.0
-        return out
-
-
-class _VoicedScalars(_Concat):
-    """``voiced_fraction``: share of frames pYIN calls voiced."""
-
-    keys = ("voiced",)
-
-    def values(self, ranges: list[tuple[int, int]]) -> np.ndarray:
-        voiced = self.joined("voiced")
-        out = np.empty((len(ranges), 1))
-        for i, (lo, hi) in enumerate(ranges):
-            v = voiced[lo:hi]
-            out[i, 0] = float(v.mean()) if len(v) else 0.0
-        return out
-
-
 # --------------------------------------------------------------------------- the table
 
 
@@ -468,9 +385,9 @@ FEATURE_GROUPS: dict[str, FeatureGroup] = {
         FeatureGroup("cens", _cens, _long),
         FeatureGroup("tonnetz", _tonnetz, _long),
         FeatureGroup("onset", _onset),
-        FeatureGroup("tempo", _tempo, _tempo_context, _TempoScalars),
-        FeatureGroup("hpss", _hpss, lambda p, sr: HPSS_KERNEL // 2 + 1, _HpssScalars),
-        FeatureGroup("f0", _f0, _long, _VoicedScalars),
+        FeatureGroup("tempo", _tempo, _tempo_context, TempoScalars),
+        FeatureGroup("hpss", _hpss, lambda p, sr: HPSS_KERNEL // 2 + 1, HpssScalars),
+        FeatureGroup("f0", _f0, _long, VoicedScalars),
     )
 }
 if tuple(FEATURE_GROUPS) != GROUPS:  # pragma: no cover - a group added in one place only
