@@ -84,19 +84,6 @@ def test_welch_streamed_over_many_chunks_equals_scipy() -> None:
     np.testing.assert_allclose(acc.finish(), ref, rtol=1e-4)
 
 
-def test_zero_crossings_match_librosa(sample_dir: Path) -> None:
-    import librosa
-
-    y = sine(440, SR, 0.05, 0.5) + 0.01
-    zc = analysis.zero_crossings(y)
-    assert zc.size == librosa.zero_crossings(y, pad=False).sum() > 0
-    assert np.all(np.sign(y[zc]) != np.sign(y[zc - 1]))
-    tiny = np.array([0.5, 1e-11, -1e-11, -0.5, 0.0, 0.3, -0.2], dtype=np.float32)  # +-1e-10 is 0
-    for x in (tiny, librosa.load(sample_dir / "speech/hello.wav", sr=None)[0]):
-        ref = np.flatnonzero(librosa.zero_crossings(x, pad=False))
-        np.testing.assert_array_equal(analysis.zero_crossings(x), ref)
-
-
 @pytest.mark.parametrize("window", ["hann", "hamming"])
 def test_curves_and_mfcc_equal_librosa_without_importing_it(sample_dir: Path, window: str) -> None:
     import librosa
@@ -130,7 +117,7 @@ def test_curves_and_mfcc_equal_librosa_without_importing_it(sample_dir: Path, wi
         "from audiokit.plots import analysis, spectra\n"
         "y = np.random.default_rng(0).standard_normal(22050).astype(np.float32)\n"
         "p = spectra.StftParams()\n"
-        "analysis.spectral_features(y, 22050, p); analysis.zero_crossings(y)\n"
+        "analysis.spectral_features(y, 22050, p)\n"
         "analysis.feature_matrix(y, 22050, 'mfcc', p)\n"
         "print('librosa' in sys.modules)\n"
     )

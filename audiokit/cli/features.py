@@ -83,8 +83,8 @@ def _preload(params: FeatureParams, inputs: list[Input]) -> None:
     """
     import numpy  # noqa: F401
 
-    from audiokit import audio_io, dsp  # noqa: F401
-    from audiokit.features import blocks, groups, rhythm, stats  # noqa: F401
+    from audiokit import audio_io
+    from audiokit.features import blocks, groups, stats  # noqa: F401
 
     if len(inputs) <= 8:
         for inp in inputs:
@@ -321,7 +321,8 @@ def _metadata(params: FeatureParams, options: dict[str, Any]) -> dict[str, str]:
 
 def _constants() -> dict[str, Any]:
     """Fixed analysis choices (not options), recorded with the parameters."""
-    from audiokit.features import groups, rhythm, schema
+    from audiokit.dsp import beat as rhythm
+    from audiokit.features import groups, schema
 
     return {
         "stft": {"window": "hann", "center": True, "pad_mode": "constant"},

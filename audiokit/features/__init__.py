@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,6 @@ from audiokit.features.schema import (
     frame_columns,
     parse_groups,
     parse_stats,
-    scalar_features,
     summary_columns,
 )
 from audiokit.features.warm import warm_up
@@ -281,21 +279,6 @@ def extract_file(
     return _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames, jobs)
 
 
-def _one_fft_backend(fn: Callable[..., FeatureResult]) -> Callable[..., FeatureResult]:
-    """Run ``fn(source, ...)`` with one FFT backend for the whole file, chosen by its length:
-    values never depend on how its blocks are split or on what else the batch holds."""
-
-    @functools.wraps(fn)
-    def wrapper(source: Source, *args: Any, **kw: Any) -> FeatureResult:
-        from audiokit import dsp
-
-        with dsp.fft_for(source.n):
-            return fn(source, *args, **kw)
-
-    return wrapper
-
-
-@_one_fft_backend
 def _run(
     source: Source,
     sr: int,
@@ -308,8 +291,8 @@ def _run(
 ) -> FeatureResult:
     import numpy as np
 
-    from audiokit.features import blocks, rhythm, stats
-    from audiokit.features.groups import n_frames_for
+    from audiokit import warmup
+    from audiokit.features import blocks, groups, stats
 
     if frames and window:
         raise UsageError("--frames and --segment exclude each other")
@@ -317,16 +300,10 @@ def _run(
         raise UsageError("--segment must be positive")
     if window_hop is not None and (window is None or window_hop <= 0):
         raise UsageError("a segment hop needs --segment and must be positive")
-    n_frames = n_frames_for(source.n, p)
+    n_frames = groups.n_frames_for(source.n, p)
     duration = source.n / sr
     n_cols = len(frame_columns(p))
     kept: list[np.ndarray] = []
-    hidden: dict[str, list[np.ndarray]] = {
-        "tempo_env": [],
-        "harmonic": [],
-        "percussive": [],
-        "voiced": [],
-    }
     bounds = (
         stats.window_bounds(duration, n_frames, sr, p.hop_length, window, window_hop or window)
         if window
@@ -334,22 +311,20 @@ def _run(
     )
     summary = stats.Summary(n_cols, p.stats, n_frames) if not frames and not window else None
     windows = stats.Windows(n_cols, p.stats, bounds) if window else None
-    tempogram = rhythm.Tempogram(sr, p.hop_length) if "tempo" in p.groups else None
-    for _, bf in blocks.iter_blocks(source, sr, p, block_frames or blocks.BLOCK_FRAMES, jobs):
+    reducers = groups.reducers(p, sr) if not frames else {}
+    block_frames = block_frames or blocks.BLOCK_FRAMES
+    if jobs > 1 and blocks.n_blocks(source, p, block_frames) > 1:
+        # librosa's kernels compiled once here, before the block workers are forked
+        warmup.run(functools.partial(warm_up, p, sr))
+    for _, bf in blocks.iter_blocks(source, sr, p, block_frames, jobs):
         if frames:
             kept.append(bf.values)
         elif summary is not None:
             summary.add(bf.values)
         elif windows is not None:
             windows.add(bf.values)
-        if tempogram is not None and bf.tempo_env is not None:
-            tempogram.feed(bf.tempo_env, advance=bf.tempogram is None)
-            if bf.tempogram is not None:
-                tempogram.add_sum(bf.tempogram, len(bf.tempo_env))
-        for key, parts in hidden.items():
-            part = getattr(bf, key)
-            if part is not None:
-                parts.append(part)
+        for reducer in reducers.values():
+            reducer.add(bf.hidden)
     if frames:
         values = np.hstack(kept).T if kept else np.zeros((0, n_cols), np.float32)
         t = np.arange(values.shape[0]) * p.hop_length / sr
@@ -365,8 +340,7 @@ def _run(
             p,
         )
     feats = summary.result()[None] if summary is not None else windows.finish()  # type: ignore[union-attr]
-    joined = {k: np.concatenate(v) for k, v in hidden.items() if v}
-    scal = _scalars(joined, p, sr, [(lo, hi) for _, _, lo, hi in bounds], tempogram)
+    scal = _scalars(reducers, [(lo, hi) for _, _, lo, hi in bounds])
     values = np.hstack([feats, scal]).astype(np.float32)
     return FeatureResult(
         "windows" if window else "summary",
@@ -381,37 +355,12 @@ def _run(
     )
 
 
-def _scalars(
-    hidden: dict[str, np.ndarray],
-    p: FeatureParams,
-    sr: int,
-    ranges: list[tuple[int, int]],
-    tg: Any,
-) -> np.ndarray:
-    """Per-file or per-window scalar columns, shape (len(ranges), n_scalars)."""
+def _scalars(reducers: dict[str, Any], ranges: list[tuple[int, int]]) -> np.ndarray:
+    """Per-file or per-window scalar columns, shape (len(ranges), n_scalars), in column order.
+
+    ``reducers``: the groups' :class:`audiokit.features.scalars.Reducer` objects, fed.
+    """
     import numpy as np
 
-    from audiokit.features import rhythm
-
-    names = scalar_features(p)
-    out = np.full((len(ranges), len(names)), np.nan)
-    if not names:
-        return out
-    if "tempo" in p.groups:
-        env = hidden["tempo_env"]
-        whole = tg.tempo()
-        beats = rhythm.beat_frames(env, sr, p.hop_length, whole)
-    for i, (lo, hi) in enumerate(ranges):
-        for j, name in enumerate(names):
-            if name == "tempo":
-                out[i, j] = whole if (lo, hi) == (0, len(env)) else tg.tempo(lo, max(hi, lo + 1))
-            elif name == "beat_count":
-                out[i, j] = np.count_nonzero((beats >= lo) & (beats < hi))
-            elif name == "hpss_ratio":
-                h = float(hidden["harmonic"][lo:hi].sum())
-                q = float(hidden["percussive"][lo:hi].sum())
-                out[i, j] = h / (h + q) if h + q > 0 else 0.0
-            elif name == "voiced_fraction":
-                v = hidden["voiced"][lo:hi]
-                out[i, j] = float(v.mean()) if len(v) else 0.0
-    return out
+    parts = [r.values(ranges) for r in reducers.values()]
+    return np.hstack(parts) if parts else np.zeros((len(ranges), 0))

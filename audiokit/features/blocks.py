@@ -19,8 +19,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+import numpy as np
+
+from audiokit import audio_io, pool
+from audiokit.errors import InputError
 from audiokit.features.groups import (
     BlockFeatures,
     compute_block,
@@ -28,10 +32,8 @@ from audiokit.features.groups import (
     delta_width,
     n_frames_for,
 )
-from audiokit.features.schema import FeatureParams
-
-if TYPE_CHECKING:
-    import numpy as np
+from audiokit.features.schema import FeatureParams, frame_columns
+from audiokit.features.stats import MEMORY_BUDGET
 
 #: Frames per block (~95 s at 22050 Hz with hop 512).
 BLOCK_FRAMES = 4096
@@ -73,10 +75,6 @@ class StreamSource:
         first: int = 0,
         last: int | None = None,
     ) -> None:
-        import numpy as np
-
-        from audiokit import audio_io
-
         self.info = audio_io.probe(path)
         self.native = self.info.samplerate
         self.sr = sr or self.native
@@ -95,8 +93,6 @@ class StreamSource:
         self._done = False
 
     def _pull(self) -> None:
-        import numpy as np
-
         try:
             block = next(self._blocks)
             mono = block.mean(axis=1, dtype=np.float32)
@@ -109,8 +105,6 @@ class StreamSource:
         self._have += len(mono)
 
     def take(self, start: int, stop: int) -> np.ndarray:
-        import numpy as np
-
         while self._start + self._have < stop and not self._done:
             self._pull()
         if self._pending:
@@ -124,6 +118,11 @@ class StreamSource:
         if self._start + len(have) < stop:  # the decoder gave less than the header said
             have = np.concatenate([have, np.zeros(stop - self._start - len(have), np.float32)])
         return have
+
+
+def n_blocks(source: Source, p: FeatureParams, block_frames: int = BLOCK_FRAMES) -> int:
+    """Blocks :func:`iter_blocks` cuts ``source`` into."""
+    return -(-n_frames_for(source.n, p) // block_frames)
 
 
 def _plan(
@@ -187,18 +186,13 @@ def iter_blocks(
     BlockFeatures
         Features of frames ``first_frame .. first_frame + n``.
     """
-    n_blocks = -(-n_frames_for(source.n, p) // block_frames)
-    if jobs <= 1 or n_blocks <= 1:
+    if jobs <= 1 or n_blocks(source, p, block_frames) <= 1:
         for f0, y, ext, core, width, edges in _plan(source, sr, p, block_frames):
             yield f0, compute_block(y, sr, p, ext, core, width, edges)
         return
     # The blocks are the same whatever the number of workers (their statistics are merged
     # block by block, so another split would change the last bits of the values).
-    from audiokit import pool, warmup
-    from audiokit.errors import InputError
-    from audiokit.features.warm import warm_up
-
-    warmup.run(functools.partial(warm_up, p, sr))
+    # librosa's groups must have been warmed up before (see features.warm_up).
     blocks = _plan(source, sr, p, block_frames)
     starts: dict[int, int] = {}
 
@@ -230,9 +224,6 @@ def estimate_memory(p: FeatureParams, frames_mode: bool, longest_seconds: float)
     the statistics' spill budget, and with ``--frames`` every frame of the longest
     input (they are kept until its rows are written).
     """
-    from audiokit.features.schema import frame_columns
-    from audiokit.features.stats import MEMORY_BUDGET
-
     bins = p.n_fft // 2 + 1
     block = BLOCK_FRAMES * bins * (8 + 4 + 4)
     banks = (p.n_mels + 12) * bins * 4

@@ -1,8 +1,10 @@
 """Feature groups, parameters and column names of ``audiokit features``.
 
 Everything that decides the *shape* of the output lives here, so that every
-row of a table has the same columns whatever the file: the list of groups,
-how many dimensions each frame-level feature has, the statistic names and the
+row of a table has the same columns whatever the file: the groups and their
+columns (:data:`GROUP_COLUMNS`, the half of the feature-group table that needs
+no numpy, for the command line's start-up; the compute half is
+:data:`audiokit.features.groups.FEATURE_GROUPS`), the statistic names and the
 column names built from them (``mfcc_00_mean``, ``spectral_centroid_std``...).
 """
 
@@ -11,58 +13,11 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from audiokit.errors import UsageError
-
-#: Every feature group, in output order.
-GROUPS: tuple[str, ...] = (
-    "mfcc",
-    "mel",
-    "spectral",
-    "zcr",
-    "rms",
-    "chroma",
-    "cens",
-    "tonnetz",
-    "onset",
-    "tempo",
-    "hpss",
-    "f0",
-)
-
-#: Groups computed when ``--features`` is not given (fast, all derived from one STFT).
-DEFAULT_GROUPS: tuple[str, ...] = (
-    "mfcc",
-    "mel",
-    "spectral",
-    "zcr",
-    "rms",
-    "chroma",
-    "onset",
-    "tempo",
-)
-
-#: What each group holds (for ``--help`` and the README).
-GROUP_HELP: dict[str, str] = {
-    "mfcc": "MFCC (--n-mfcc) with delta and delta-delta",
-    "mel": "mel band energies in dB (--n-mels)",
-    "spectral": "spectral centroid, bandwidth, rolloff, contrast (7 bands), flatness",
-    "zcr": "zero-crossing rate",
-    "rms": "RMS energy",
-    "chroma": "chroma from the STFT (12 pitch classes, A440 tuning)",
-    "cens": "chroma CENS from a constant-Q transform (opt-in, slower)",
-    "tonnetz": "tonal centroid features (6) from CQT chroma (opt-in, slower)",
-    "onset": "onset strength (spectral flux of the mel dB spectrogram)",
-    "tempo": "tempo in BPM and beat count (per file or window)",
-    "hpss": "harmonic share of the energy after HPSS (opt-in, slow)",
-    "f0": "fundamental frequency (pYIN) and voicing, for speech (opt-in, slow)",
-}
-
-#: Statistics every ``--stats`` accepts (plus ``pNN`` percentiles, e.g. ``p10``).
-STAT_NAMES: tuple[str, ...] = ("mean", "std", "min", "max", "median")
-DEFAULT_STATS: tuple[str, ...] = ("mean", "std", "min", "max")
 
 #: Bands of spectral contrast (librosa's default ``n_bands=6`` gives 7 rows).
 CONTRAST_BANDS = 6
@@ -70,6 +25,116 @@ CONTRAST_BANDS = 6
 F0_MIN, F0_MAX = 65.40639132514966, 2093.004522404789
 #: dB floor: power below ``AMIN`` is clipped (-100 dB); no relative ``top_db`` clipping.
 AMIN = 1e-10
+
+
+@dataclass(frozen=True)
+class GroupColumns:
+    """What a feature group outputs, known without computing anything (no numpy needed).
+
+    The half of a group's entry in :data:`audiokit.features.groups.FEATURE_GROUPS` that
+    the command line needs at start-up: help, default selection and columns.
+
+    Attributes
+    ----------
+    help : str
+        One line for ``--help`` and the README.
+    frames : callable
+        ``frames(params) -> [(feature name, dimensions), ...]``: its frame-level
+        features in column order (:func:`expand` names their columns).
+    scalars : tuple of str
+        Its per-file (or per-window) scalar columns.
+    default : bool
+        Computed when ``--features`` is not given.
+    librosa : bool
+        Computed by librosa (its numba kernels need a warm-up before forking).
+    """
+
+    help: str
+    frames: Callable[[FeatureParams], list[tuple[str, int]]]
+    scalars: tuple[str, ...] = ()
+    default: bool = False
+    librosa: bool = False
+
+
+def _fixed(*features: tuple[str, int]) -> Callable[[FeatureParams], list[tuple[str, int]]]:
+    return lambda p: list(features)
+
+
+#: Every feature group, in output order (column order follows it).
+GROUP_COLUMNS: dict[str, GroupColumns] = {
+    "mfcc": GroupColumns(
+        "MFCC (--n-mfcc) with delta and delta-delta",
+        lambda p: [("mfcc", p.n_mfcc), ("mfcc_delta", p.n_mfcc), ("mfcc_delta2", p.n_mfcc)],
+        default=True,
+    ),
+    "mel": GroupColumns(
+        "mel band energies in dB (--n-mels)", lambda p: [("mel", p.n_mels)], default=True
+    ),
+    "spectral": GroupColumns(
+        "spectral centroid, bandwidth, rolloff, contrast (7 bands), flatness",
+        _fixed(
+            ("spectral_centroid", 1),
+            ("spectral_bandwidth", 1),
+            ("spectral_rolloff", 1),
+            ("spectral_contrast", CONTRAST_BANDS + 1),
+            ("spectral_flatness", 1),
+        ),
+        default=True,
+    ),
+    "zcr": GroupColumns("zero-crossing rate", _fixed(("zcr", 1)), default=True),
+    "rms": GroupColumns("RMS energy", _fixed(("rms", 1)), default=True),
+    "chroma": GroupColumns(
+        "chroma from the STFT (12 pitch classes, A440 tuning)",
+        _fixed(("chroma", 12)),
+        default=True,
+    ),
+    "cens": GroupColumns(
+        "chroma CENS from a constant-Q transform (opt-in, slower)",
+        _fixed(("chroma_cens", 12)),
+        librosa=True,
+    ),
+    "tonnetz": GroupColumns(
+        "tonal centroid features (6) from CQT chroma (opt-in, slower)",
+        _fixed(("tonnetz", 6)),
+        librosa=True,
+    ),
+    "onset": GroupColumns(
+        "onset strength (spectral flux of the mel dB spectrogram)",
+        _fixed(("onset_strength", 1)),
+        default=True,
+    ),
+    "tempo": GroupColumns(
+        "tempo in BPM and beat count (per file or window)",
+        _fixed(),
+        scalars=("tempo", "beat_count"),
+        default=True,
+    ),
+    "hpss": GroupColumns(
+        "harmonic share of the energy after HPSS (opt-in, slow)",
+        _fixed(),
+        scalars=("hpss_ratio",),
+        librosa=True,
+    ),
+    "f0": GroupColumns(
+        "fundamental frequency (pYIN) and voicing, for speech (opt-in, slow)",
+        _fixed(("f0", 1), ("voiced_prob", 1)),
+        scalars=("voiced_fraction",),
+        librosa=True,
+    ),
+}
+
+#: Every feature group, in output order.
+GROUPS: tuple[str, ...] = tuple(GROUP_COLUMNS)
+#: Groups computed when ``--features`` is not given (fast, all derived from one STFT).
+DEFAULT_GROUPS: tuple[str, ...] = tuple(g for g, c in GROUP_COLUMNS.items() if c.default)
+#: What each group holds (for ``--help`` and the README).
+GROUP_HELP: dict[str, str] = {g: c.help for g, c in GROUP_COLUMNS.items()}
+#: Groups computed by librosa (with its numba kernels); the others need numpy only.
+LIBROSA_GROUPS = frozenset(g for g, c in GROUP_COLUMNS.items() if c.librosa)
+
+#: Statistics every ``--stats`` accepts (plus ``pNN`` percentiles, e.g. ``p10``).
+STAT_NAMES: tuple[str, ...] = ("mean", "std", "min", "max", "median")
+DEFAULT_STATS: tuple[str, ...] = ("mean", "std", "min", "max")
 
 
 @dataclass(frozen=True)
@@ -199,49 +264,14 @@ def parse_stats(spec: str | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-#: Frame-level features of the groups whose sizes do not depend on the parameters.
-FIXED_FRAME_FEATURES: dict[str, list[tuple[str, int]]] = {
-    "spectral": [
-        ("spectral_centroid", 1),
-        ("spectral_bandwidth", 1),
-        ("spectral_rolloff", 1),
-        ("spectral_contrast", CONTRAST_BANDS + 1),
-        ("spectral_flatness", 1),
-    ],
-    "zcr": [("zcr", 1)],
-    "rms": [("rms", 1)],
-    "chroma": [("chroma", 12)],
-    "cens": [("chroma_cens", 12)],
-    "tonnetz": [("tonnetz", 6)],
-    "onset": [("onset_strength", 1)],
-    "f0": [("f0", 1), ("voiced_prob", 1)],
-}
-
-
 def frame_features(p: FeatureParams) -> list[tuple[str, int]]:
     """Frame-level features of the selected groups: (name, dimensions), in column order."""
-    out: list[tuple[str, int]] = []
-    for g in p.groups:
-        if g == "mfcc":
-            out += [("mfcc", p.n_mfcc), ("mfcc_delta", p.n_mfcc), ("mfcc_delta2", p.n_mfcc)]
-        elif g == "mel":
-            out.append(("mel", p.n_mels))
-        else:
-            out += FIXED_FRAME_FEATURES.get(g, [])
-    return out
+    return [f for g in p.groups for f in GROUP_COLUMNS[g].frames(p)]
 
 
 def scalar_features(p: FeatureParams) -> list[str]:
     """Per-file (or per-window) scalar columns of the selected groups."""
-    out: list[str] = []
-    for g in p.groups:
-        if g == "tempo":
-            out += ["tempo", "beat_count"]
-        elif g == "hpss":
-            out.append("hpss_ratio")
-        elif g == "f0":
-            out.append("voiced_fraction")
-    return out
+    return [name for g in p.groups for name in GROUP_COLUMNS[g].scalars]
 
 
 def expand(name: str, dims: int) -> list[str]:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from audiokit.features.schema import FeatureParams
-
-#: Groups computed by librosa (with its numba kernels); the others need numpy only.
-LIBROSA_GROUPS = frozenset({"cens", "tonnetz", "hpss", "f0"})
+from audiokit.features.schema import LIBROSA_GROUPS, FeatureParams
 
 #: Rate of the probe signal when the features keep each file's own rate.
 PROBE_SR = 22050
@@ -31,6 +28,8 @@ def warm_up(params: FeatureParams, sr: int | None = None) -> None:
     """
     if not LIBROSA_GROUPS & set(params.groups):
         return
+    # Imported here, not at the top: this module is loaded with the command line
+    # (``audiokit features --help``), the block machinery needs numpy.
     from audiokit.features.blocks import ArraySource, iter_blocks
     from audiokit.warmup import probe_signal
 

@@ -6,35 +6,30 @@ Each ``_draw_<kind>(ctx)`` fills a figure and returns kind-specific notes;
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from audiokit.dsp import spectrum, util
 from audiokit.plots import analysis, figures, render, sources, spectra
+from audiokit.plots.options import PlotJob, SpectralOptions
+from audiokit.plots.render import Drawn
 
 if TYPE_CHECKING:
-    import numpy as np
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from audiokit.audio_io import AudioInfo
-    from audiokit.plots.render import Panel
     from audiokit.plots.sources import Span
-    from audiokit.plots.tasks import PlotJob, SpectralOptions
 
 #: Spans with at most this many samples per pixel column are drawn sample by sample.
 EXACT_SAMPLES_PER_COLUMN = 4
-
-
-@dataclass
-class Drawn:
-    """A saved picture: its size, panel geometry and notes."""
-
-    width: int
-    height: int
-    panels: tuple[Panel, ...]
-    notes: dict[str, Any] = field(default_factory=dict)
+#: Longest single FFT of ``--kind spectrum``; longer spans average such segments.
+MAX_FFT = 1 << 21
 
 
 @dataclass
@@ -78,8 +73,6 @@ class Wave:
 
 def wave_from_array(y: np.ndarray, span: Span, n_cols: int) -> Wave:
     """Samples when few, else their min/max envelope over ``n_cols`` columns."""
-    import numpy as np
-
     if y.shape[-1] <= EXACT_SAMPLES_PER_COLUMN * n_cols:
         return Wave(span.offset + np.arange(y.shape[-1]) / span.sr, y, None)
     env = spectra.MinMaxEnvelope(y.shape[-1], n_cols, y.shape[0])
@@ -116,10 +109,6 @@ def _waveform(ctx: Context) -> dict[str, Any]:
 
 
 def _spectrum(ctx: Context) -> dict[str, Any]:
-    import numpy as np
-
-    from audiokit.plots.tasks import MAX_FFT
-
     span = ctx.span
     nper = min(span.frames, MAX_FFT)
     acc = spectra.SegmentAverage(nper, nper, span.lanes, "magnitude", span.sr)
@@ -144,8 +133,6 @@ def _peaks(freqs: np.ndarray, values: np.ndarray) -> list[float]:
 
 def welch(path: str, info: AudioInfo, span: Span, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
     """Streamed Welch PSD of a span: ``(freqs, psd (lanes, bins))``."""
-    import numpy as np
-
     nper = max(2, min(n_fft, span.frames))
     acc = spectra.SegmentAverage(nper, nper // 2, span.lanes, "welch", span.sr)
     for block in sources.iter_lanes(path, info, span):
@@ -154,9 +141,7 @@ def welch(path: str, info: AudioInfo, span: Span, n_fft: int) -> tuple[np.ndarra
 
 
 def _psd_panel(ax: Axes, freqs: np.ndarray, psd: np.ndarray, color: str, label: str) -> None:
-    import numpy as np
-
-    db = spectra.to_db(psd, power=True)
+    db = spectrum.power_to_db(S=psd, amin=1e-20, top_db=None).astype(np.float32)
     floor = max(float(np.min(db)), float(np.max(db)) - 120.0)
     figures.spectrum(freqs, db, ax=ax, color=color, label=label, ylabel="PSD (dB/Hz)", floor=floor)
 
@@ -198,14 +183,12 @@ def _features(ctx: Context) -> dict[str, Any]:
 
 
 def _zcr(ctx: Context) -> dict[str, Any]:
-    import numpy as np
-
     y = sources.read_lanes(ctx.path, ctx.info, ctx.span, "--kind zcr")
     t = ctx.span.offset + np.arange(y.shape[-1]) / ctx.span.sr
     axes = ctx.lanes()
     counts = []
     for i, (ax, name) in enumerate(zip(axes, ctx.span.lane_names(), strict=True)):
-        zc = analysis.zero_crossings(y[i])
+        zc = np.flatnonzero(util.zero_crossings(y=y[i], pad=False))
         counts.append(int(zc.size))
         figures.zero_crossings(
             t, y[i], zc, ax=ax, color=ctx.colors[0], marker_color=ctx.colors[1], label=name
@@ -217,10 +200,6 @@ def _zcr(ctx: Context) -> dict[str, Any]:
 
 def _pool_columns(m: np.ndarray, max_cols: int) -> tuple[np.ndarray, int]:
     """Mean-pool the last axis so at most ``max_cols`` columns remain."""
-    import math
-
-    import numpy as np
-
     pool = max(1, math.ceil(m.shape[-1] / max_cols)) if max_cols else 1
     if pool == 1:
         return m, 1
@@ -233,8 +212,6 @@ def _pool_columns(m: np.ndarray, max_cols: int) -> tuple[np.ndarray, int]:
 
 
 def _matrix_kind(ctx: Context, which: str) -> dict[str, Any]:
-    import numpy as np
-
     sp, span = ctx.spectral, ctx.span
     y = sources.read_lanes(ctx.path, ctx.info, span, f"--kind {which}")
     st = sp.stft
@@ -317,8 +294,6 @@ def _onsets(ctx: Context) -> dict[str, Any]:
 
 def _overview(ctx: Context) -> dict[str, Any]:
     """Waveform, STFT dB (log frequency), mel dB and Welch PSD of a mono mix, in one pass."""
-    import numpy as np
-
     sp, span = ctx.spectral, ctx.span
     st = sp.stft
     cols = ctx.n_cols if sp.max_columns is None else sp.max_columns
@@ -406,13 +381,11 @@ DRAWERS: dict[str, Callable[[Context], dict[str, Any]]] = {
 
 def draw(job: PlotJob, path: str, info: AudioInfo, span: Span, title: str, target: Path) -> Drawn:
     """Draw ``job.kind`` for one file and save it to ``target``."""
-    from audiokit.plots.tasks import finish_figure
-
     width, height = job.figure.size(job.kind, 1 if job.kind == "overview" else span.lanes)
     with render.figure(width, height, job.figure.dpi, job.figure.style, title) as fig:
         ctx = Context(
             fig, path, info, span, job.spectral, job.figure.style, job.figure.pixels_wide()
         )
         notes = DRAWERS[job.kind](ctx)
-        w, h, panels = finish_figure(fig, target, job.output.replace)
+        w, h, panels = render.finish_figure(fig, target, job.output.replace)
     return Drawn(w, h, panels, notes)

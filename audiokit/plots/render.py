@@ -14,7 +14,8 @@ import contextlib
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiokit import writers
@@ -375,3 +376,19 @@ def write_png(
         )
     except OSError as exc:
         raise files.os_error(exc, target if target is not None else path) from None
+
+
+@dataclass
+class Drawn:
+    """A saved picture: its size, panel geometry and notes."""
+
+    width: int
+    height: int
+    panels: tuple[Panel, ...]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def finish_figure(fig: Figure, target: Path, overwrite: bool) -> tuple[int, int, tuple[Panel, ...]]:
+    """Save atomically, and measure the panels."""
+    w, h = save_png(fig, target, overwrite=overwrite)
+    return w, h, tuple(panels(fig))

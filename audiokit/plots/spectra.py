@@ -11,21 +11,18 @@ length is reduced in memory bounded by the picture, not by the file:
   consecutive frames, so at most ``max_columns`` columns are kept;
 - Welch's PSD and the long-file magnitude spectrum are means over segments.
 
-No matplotlib here. The STFT, dB and mel pieces are numpy (:mod:`audiokit.dsp`,
-equal to librosa's); librosa itself is imported only by the analyses that need it
-(zero crossings, spectral features), scipy only for Welch's PSD.
+No matplotlib here. The STFT, dB and mel pieces are the numpy ports of
+:mod:`audiokit.dsp` (equal to librosa's); scipy is imported only for Welch's PSD.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from audiokit import dsp
+import numpy as np
 
-if TYPE_CHECKING:
-    import numpy as np
+from audiokit.dsp import feature, filters, spectrum
 
 #: Default dynamic range of dB pictures (as librosa's ``top_db``).
 DEFAULT_TOP_DB = 80.0
@@ -50,8 +47,6 @@ class MinMaxEnvelope:
     """
 
     def __init__(self, n_total: int, n_cols: int, lanes: int) -> None:
-        import numpy as np
-
         self.n_total = max(int(n_total), 1)
         self.n_cols = max(1, min(int(n_cols), self.n_total))
         self.mins = np.full((lanes, self.n_cols), np.inf, dtype=np.float32)
@@ -62,8 +57,6 @@ class MinMaxEnvelope:
 
     def feed(self, block: np.ndarray) -> None:
         """Add the next samples, shape ``(lanes, n)``."""
-        import numpy as np
-
         n = block.shape[-1]
         if n == 0:
             return
@@ -145,10 +138,7 @@ class PooledStft:
     """
 
     def __init__(self, params: StftParams, lanes: int, pool: int = 1) -> None:
-        import numpy as np
-
         self.p = params
-        self._win = dsp.window(params.window, params.n_fft)
         self.pool = max(1, int(pool))
         self._buf = np.zeros((lanes, params.n_fft // 2), dtype=np.float32)
         self._acc: np.ndarray | None = None  # power summed over the current group
@@ -163,7 +153,8 @@ class PooledStft:
             return
         m = 1 + (avail - n_fft) // hop
         seg = self._buf[:, : (m - 1) * hop + n_fft]
-        power = dsp.frames_power(seg, n_fft, hop, self._win)  # (lanes, bins, m)
+        spec = spectrum.stft(y=seg, n_fft=n_fft, hop_length=hop, window=self.p.window, center=False)
+        power = np.ascontiguousarray(spec.real**2 + spec.imag**2)  # (lanes, bins, m)
         self._buf = self._buf[:, m * hop :]
         self.frames += m
         self._pool(power)
@@ -183,8 +174,6 @@ class PooledStft:
 
     def feed(self, block: np.ndarray) -> None:
         """Add samples, shape ``(lanes, n)``."""
-        import numpy as np
-
         self._buf = np.concatenate([self._buf, block.astype(np.float32, copy=False)], axis=-1)
         if self._buf.shape[-1] >= self.p.n_fft + 64 * self.p.hop_length:
             self._frames_from_buffer()
@@ -196,8 +185,6 @@ class PooledStft:
         -------
         np.ndarray, shape (lanes, 1 + n_fft // 2, cols), float32
         """
-        import numpy as np
-
         lanes = self._buf.shape[0]
         pad = np.zeros((lanes, self.p.n_fft // 2), dtype=np.float32)
         self._buf = np.concatenate([self._buf, pad], axis=-1)
@@ -228,11 +215,10 @@ def power_to_db(power: np.ndarray, top_db: float | None = DEFAULT_TOP_DB) -> np.
     -------
     np.ndarray, float32, same shape, values in ``[-top_db, 0]``.
     """
-    import numpy as np
-
     if power.size == 0 or float(np.max(power)) <= 0.0:
         return np.full(power.shape, -(top_db or DEFAULT_TOP_DB), dtype=np.float32)
-    return dsp.power_to_db(power, top_db)
+    db = spectrum.power_to_db(S=power, ref=np.max, top_db=top_db)
+    return db.astype(np.float32, copy=False)
 
 
 def mel_power(
@@ -248,10 +234,7 @@ def mel_power(
     -------
     np.ndarray, shape (..., n_mels, frames)
     """
-    import numpy as np
-
-    basis = dsp.mel_filters(sr, n_fft, n_mels, fmin, sr / 2 if fmax is None else fmax)
-    return np.asarray(np.einsum("mf,...ft->...mt", basis, power), dtype=np.float32)
+    return feature.melspectrogram(S=power, sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
 
 
 def mel_band_edges(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
@@ -260,12 +243,10 @@ def mel_band_edges(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     Band ``i`` is drawn between the midpoints (in mel) to its neighbours'
     filter centres, so each filter's centre frequency lies in its band.
     """
-    import numpy as np
-
-    lo, hi = float(dsp.hz_to_mel(fmin)), float(dsp.hz_to_mel(fmax))
+    lo, hi = float(filters.hz_to_mel(fmin)), float(filters.hz_to_mel(fmax))
     step = (hi - lo) / (n_mels + 1)
     edges_mel = lo + step / 2 + step * np.arange(n_mels + 1)
-    return np.asarray(dsp.mel_to_hz(edges_mel), dtype=np.float64)
+    return filters.mel_to_hz(edges_mel)
 
 
 def frame_edges(
@@ -277,16 +258,12 @@ def frame_edges(
     it; a column covers its ``pool`` frames. Edges are clipped to
     ``[0, duration]``.
     """
-    import numpy as np
-
     f = np.minimum(np.arange(n_cols + 1) * pool, n_frames_total).astype(np.float64)
     return np.clip((f - 0.5) * hop_length / sr, 0.0, duration)
 
 
 def linear_bin_edges(n_fft: int, sr: int) -> np.ndarray:
     """Edges in Hz of the STFT bins, shape ``(1 + n_fft // 2 + 1,)``, clipped to ``[0, sr/2]``."""
-    import numpy as np
-
     k = np.arange(n_fft // 2 + 2, dtype=np.float64) - 0.5
     return np.clip(k * sr / n_fft, 0.0, sr / 2)
 
@@ -315,16 +292,12 @@ class SegmentAverage:
     """
 
     def __init__(self, nperseg: int, step: int, lanes: int, kind: str, sr: int) -> None:
-        import numpy as np
-
         self.nperseg, self.step, self.kind, self.sr = int(nperseg), int(step), kind, sr
         self._buf = np.zeros((lanes, 0), dtype=np.float32)
         self._sum: np.ndarray | None = None
         self.segments = 0
 
     def _reduce(self, chunk: np.ndarray, m: int) -> None:
-        import numpy as np
-
         if self.kind == "welch":
             from scipy.signal import welch
 
@@ -333,7 +306,7 @@ class SegmentAverage:
             )
             total = pxx * m
         else:
-            w = dsp.window("hann", self.nperseg)
+            w = spectrum.get_window("hann", self.nperseg)
             view = np.lib.stride_tricks.sliding_window_view(chunk, self.nperseg, axis=-1)
             segs = view[:, :: self.step][:, :m]
             total = np.abs(np.fft.rfft(segs * w, axis=-1)).sum(axis=1)
@@ -352,8 +325,6 @@ class SegmentAverage:
 
     def feed(self, block: np.ndarray) -> None:
         """Add samples, shape ``(lanes, n)``."""
-        import numpy as np
-
         self._buf = np.concatenate([self._buf, block.astype(np.float32, copy=False)], axis=-1)
         while self._buf.shape[-1] >= self.nperseg + (1 << 20):
             self._drain(final=False)
@@ -388,19 +359,10 @@ def welch_psd(y: np.ndarray, sr: int, nperseg: int) -> tuple[np.ndarray, np.ndar
     freqs : np.ndarray, shape (nperseg // 2 + 1,)
     psd : np.ndarray, shape (lanes, nperseg // 2 + 1), in V**2/Hz
     """
-    import numpy as np
-
     nperseg = max(2, min(nperseg, y.shape[-1]))
     acc = SegmentAverage(nperseg, nperseg // 2, y.shape[0], "welch", sr)
     acc.feed(y)
     return np.fft.rfftfreq(nperseg, 1 / sr), acc.finish()
-
-
-def to_db(x: np.ndarray, power: bool, amin: float = 1e-20) -> np.ndarray:
-    """Absolute dB (``10 log10`` for power, ``20 log10`` for amplitude), floored at ``amin``."""
-    import numpy as np
-
-    return np.asarray((10.0 if power else 20.0) * np.log10(np.maximum(x, amin)), np.float32)
 
 
 def magnitude_spectrum_db(
@@ -417,8 +379,6 @@ def magnitude_spectrum_db(
     freqs : np.ndarray, shape (n // 2 + 1,)
     db : np.ndarray, shape (lanes, n // 2 + 1), in ``[-top_db, 0]``
     """
-    import numpy as np
-
     acc = SegmentAverage(y.shape[-1], y.shape[-1], y.shape[0], "magnitude", sr)
     acc.feed(y)
     mag = acc.finish()

@@ -15,19 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audiokit import dsp, writers
-from audiokit.dsp import effects
+from audiokit import writers
+from audiokit.dsp import effects, filters
 from audiokit.errors import InputError
 from audiokit.output import files
 from audiokit.plots import figures, render, sources, spectra
+from audiokit.plots.options import SpectralOptions, SpectrogramJob
+from audiokit.plots.render import Drawn
 
 if TYPE_CHECKING:
     import numpy as np
 
     from audiokit.audio_io import AudioInfo
-    from audiokit.plots.kinds import Drawn
     from audiokit.plots.sources import Span
-    from audiokit.plots.tasks import SpectralOptions, SpectrogramJob
 
 DATA_SUFFIXES = (".npy", ".parquet")
 
@@ -81,7 +81,7 @@ def rows_of(
         raise InputError(f"--fmin {sp.fmin:g} Hz is not below {fmax:g} Hz at {sr} Hz", path)
     if scale == "mel":
         rows = spectra.mel_power(power, sr, n_fft, sp.n_mels, sp.fmin, fmax)
-        freqs = dsp.mel_frequencies(sp.n_mels + 2, sp.fmin, fmax)[1:-1]
+        freqs = filters.mel_frequencies(sp.n_mels + 2, fmin=sp.fmin, fmax=fmax)[1:-1]
         return rows, np.asarray(freqs), spectra.mel_band_edges(sp.n_mels, sp.fmin, fmax)
     centres = np.arange(1 + n_fft // 2) * sr / n_fft
     keep = (centres >= sp.fmin) & (centres <= fmax)
@@ -222,8 +222,6 @@ def _draw_staged(
     mats: list[SpecMatrix],
     staged: list[tuple[Path, Path]],
 ) -> Drawn:
-    from audiokit.plots.kinds import Drawn
-
     fo, sp = job.figure, job.spectral
     panels_per_lane = len(mats)
     width, height = fo.size("spectrogram", span.lanes * panels_per_lane)

@@ -17,122 +17,30 @@ mean-pooled to at most ``max_columns`` columns, segment averages), so a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiokit import audio_io
 from audiokit.errors import UsageError
 from audiokit.inputs import Input
-from audiokit.output.naming import FilePlan
-from audiokit.plots import KINDS, SCALES
+from audiokit.limits import check_spectral
+from audiokit.plots import KINDS, SCALES, analysis, kinds, render, sources, spectrogram
+from audiokit.plots.options import (
+    FigureOptions,
+    PlotJob,
+    SpectralOptions,
+    SpectrogramJob,
+)
 from audiokit.plots.render import Panel
-from audiokit.plots.spectra import DEFAULT_TOP_DB, StftParams
+from audiokit.warmup import probe_signal
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from audiokit.audio_io import AudioInfo
     from audiokit.plots.sources import Span
 
-#: Default height in inches of one lane, per kind (more lanes add 70 % each).
-LANE_HEIGHT = {
-    "waveform": 3.0,
-    "spectrum": 3.5,
-    "psd": 3.5,
-    "features": 3.5,
-    "zcr": 3.5,
-    "mfcc": 4.0,
-    "chroma": 4.0,
-    "onsets": 3.5,
-    "overview": 10.0,
-    "spectrogram": 4.0,
-}
-DEFAULT_WIDTH = 10.0
-DEFAULT_DPI = 100.0
 #: Zoom of ``--kind zcr`` when no --duration is given (seconds).
 ZCR_WINDOW = 0.01
-#: Longest single FFT of ``--kind spectrum``; longer spans average such segments.
-MAX_FFT = 1 << 21
-
-
-@dataclass(frozen=True)
-class FigureOptions:
-    """Options every picture shares.
-
-    Attributes
-    ----------
-    width, height : float or None
-        Inches; None: 10 wide, height by kind and number of lanes.
-    dpi : float
-        Pixels per inch (the PNG records it).
-    style : str
-        ``light`` or ``dark``.
-    title : str or None
-        None: the file name; ``""``: no title.
-    start : float or None
-        Seconds; None: from the beginning (``zcr``: the middle of the file).
-    duration : float or None
-        Seconds; None: to the end (``zcr``: 10 ms).
-    channel : int, "mix" or None
-        None: one lane per channel.
-    """
-
-    width: float | None = None
-    height: float | None = None
-    dpi: float = DEFAULT_DPI
-    style: str = "light"
-    title: str | None = None
-    start: float | None = None
-    duration: float | None = None
-    channel: int | str | None = None
-
-    def size(self, kind: str, lanes: int) -> tuple[float, float]:
-        """(width, height) in inches for ``lanes`` lanes of ``kind``."""
-        lane = LANE_HEIGHT.get(kind, 3.5)
-        h = self.height if self.height else lane * (1 + 0.7 * (lanes - 1))
-        return (self.width or DEFAULT_WIDTH, h)
-
-    def pixels_wide(self) -> int:
-        return int((self.width or DEFAULT_WIDTH) * self.dpi)
-
-
-@dataclass(frozen=True)
-class SpectralOptions:
-    """Analysis parameters shared by the spectral pictures."""
-
-    stft: StftParams = field(default_factory=StftParams)
-    n_mels: int = 128
-    n_mfcc: int = 20
-    fmin: float = 0.0
-    fmax: float | None = None
-    top_db: float = DEFAULT_TOP_DB
-    cmap: str | None = None
-    """Colour map (None: magma for spectrograms, coolwarm for MFCC and chroma)."""
-    max_columns: int | None = None
-    """Most time columns of a spectrogram (None: the image width in pixels; 0: all frames)."""
-
-
-@dataclass(frozen=True)
-class PlotJob:
-    """Everything a ``plot`` task needs."""
-
-    kind: str
-    figure: FigureOptions
-    spectral: SpectralOptions
-    output: FilePlan
-
-
-@dataclass(frozen=True)
-class SpectrogramJob:
-    """Everything a ``spectrogram`` task needs."""
-
-    figure: FigureOptions
-    spectral: SpectralOptions
-    output: FilePlan
-    scale: str = "log"
-    preemphasis: float | None = None
-    data: FilePlan | None = None
 
 
 @dataclass(frozen=True)
@@ -203,11 +111,9 @@ def validate(figure: FigureOptions, spectral: SpectralOptions, kind: str = "plot
     ------
     UsageError
     """
-    from audiokit.plots.render import STYLES
-
     if kind not in (*KINDS, "spectrogram"):
         raise UsageError(f"unknown kind {kind!r} (use one of {', '.join(KINDS)})")
-    if figure.style not in STYLES:
+    if figure.style not in render.STYLES:
         raise UsageError(f"unknown style {figure.style!r} (use light or dark)")
     if figure.duration is not None and figure.duration <= 0:
         raise UsageError("--duration must be positive")
@@ -218,8 +124,6 @@ def validate(figure: FigureOptions, spectral: SpectralOptions, kind: str = "plot
         raise UsageError("--width/--height times --dpi must give 1 to 20000 pixels a side")
     if w * figure.dpi < 100 or h * figure.dpi < 60:
         raise UsageError("image too small: at least 100 x 60 pixels (--width/--height x --dpi)")
-    from audiokit.limits import check_spectral
-
     n_mels = spectral.n_mels if kind in ("overview", "mfcc", "spectrogram") else None
     st = spectral.stft
     check_spectral(st.n_fft, st.hop_length, n_mels, spectral.fmin, spectral.fmax)
@@ -256,8 +160,6 @@ def title_for(inp: Input, figure: FigureOptions) -> str:
 
 def resolve(inp: Input, figure: FigureOptions, kind: str) -> tuple[AudioInfo, Span]:
     """Probe the input and work out the span and lanes to draw."""
-    from audiokit.plots import sources
-
     info = audio_io.probe(inp.path)
     start, duration = figure.start, figure.duration
     if kind == "zcr":
@@ -274,23 +176,11 @@ def resolve(inp: Input, figure: FigureOptions, kind: str) -> tuple[AudioInfo, Sp
 
 
 def _renamed(info: AudioInfo, display: str) -> AudioInfo:
-    from dataclasses import replace
-
     return replace(info, path=display)
-
-
-def finish_figure(fig: Figure, target: Path, overwrite: bool) -> tuple[int, int, tuple[Panel, ...]]:
-    """Save atomically, and measure the panels."""
-    from audiokit.plots import render
-
-    w, h = render.save_png(fig, target, overwrite=overwrite)
-    return w, h, tuple(render.panels(fig))
 
 
 def plot_task(job: PlotJob, inp: Input) -> DrawResult:
     """Draw ``job.kind`` of one input and save it (see :mod:`audiokit.plots.kinds`)."""
-    from audiokit.plots import kinds
-
     t0 = time.perf_counter()
     target = job.output.path_for(inp)
     info, span = resolve(inp, job.figure, job.kind)
@@ -326,17 +216,12 @@ def warm_up(job: PlotJob) -> None:
     """
     if job.kind not in LIBROSA_KINDS:
         return
-    from audiokit.plots import analysis
-    from audiokit.warmup import probe_signal
-
     sp, y = job.spectral, probe_signal(PROBE_SR)
     analysis.feature_matrix(y, PROBE_SR, job.kind, sp.stft, sp.n_mfcc, sp.n_mels, sp.fmin, sp.fmax)
 
 
 def spectrogram_task(job: SpectrogramJob, inp: Input) -> DrawResult:
     """Draw (and optionally save the matrix of) the spectrogram of one input."""
-    from audiokit.plots import spectrogram
-
     if job.scale not in SCALES:
         raise UsageError(f"unknown scale {job.scale!r}")
     t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Tempo and beats from an onset envelope, in bounded memory.
+"""``librosa.feature.tempo`` and ``librosa.beat.beat_track`` from an onset envelope.
 
 librosa's ``tempo`` builds a tempogram with one 8-second autocorrelation
 column per frame (344 values per frame at 22050 Hz / 512): for a 3-hour file
@@ -9,10 +9,9 @@ with memory independent of the duration.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import numpy as np
 
-if TYPE_CHECKING:
-    import numpy as np
+from audiokit.dsp.fft import irfft, next_fast_len, rfft
 
 #: Tempogram columns computed at once.
 CHUNK = 4096
@@ -32,18 +31,14 @@ def column_sum(padded: np.ndarray, t0: int, t1: int, win: int) -> np.ndarray:
     autocorrelated (``librosa.autocorrelate``) and scaled to a peak of 1
     (``librosa.util.normalize(norm=inf)``), as in ``librosa.feature.tempogram``.
     """
-    import numpy as np
-
-    from audiokit import dsp
-
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
     total = np.zeros(win)
-    n_pad = dsp.next_fast_len(2 * win - 1)
+    n_pad = next_fast_len(2 * win - 1)
     for a in range(t0, t1, CHUNK):
         b = min(t1, a + CHUNK)
         view = np.lib.stride_tricks.sliding_window_view(padded, win)[a:b]
-        spec = dsp.rfft(view * window, n=n_pad, axis=-1)
-        ac = dsp.irfft(spec.real**2 + spec.imag**2, n=n_pad, axis=-1)[:, :win]
+        spec = rfft(view * window, n=n_pad, axis=-1)
+        ac = irfft(spec.real**2 + spec.imag**2, n=n_pad, axis=-1)[:, :win]
         peak = np.abs(ac).max(axis=1, keepdims=True)
         peak[peak < np.finfo(ac.dtype).tiny] = 1.0
         total += (ac / peak).sum(axis=0)
@@ -59,8 +54,6 @@ def block_column_sum(
     context on each side, unless that side is an edge of the file (``edges``),
     where the envelope is padded with librosa's linear ramp to zero instead.
     """
-    import numpy as np
-
     win = tempo_win_length(sr, hop_length)
     half = win // 2
     left, right = (half if edges[0] else 0), (half if edges[1] else 0)
@@ -68,10 +61,21 @@ def block_column_sum(
     return column_sum(padded, core[0] + left - half, core[1] + left - half, win)
 
 
+def tempo_frequencies(n_bins: int, *, hop_length: int = 512, sr: float = 22050) -> np.ndarray:
+    """BPM of each autocorrelation lag (``librosa.tempo_frequencies``); lag 0 is ``inf``.
+
+    Returns
+    -------
+    np.ndarray, shape (n_bins,), float64
+    """
+    bpms = np.zeros(n_bins)
+    bpms[0] = np.inf
+    bpms[1:] = 60.0 * sr / (hop_length * np.arange(1.0, n_bins))
+    return bpms
+
+
 def _prior(bpms: np.ndarray) -> np.ndarray:
     """librosa's default tempo prior: log-normal around 120 BPM, nothing above 320 BPM."""
-    import numpy as np
-
     with np.errstate(divide="ignore", invalid="ignore"):
         logprior = -0.5 * ((np.log2(bpms) - np.log2(START_BPM)) / 1.0) ** 2
     logprior[: int(np.argmax(bpms < MAX_TEMPO))] = -np.inf
@@ -93,8 +97,6 @@ class Tempogram:
     """
 
     def __init__(self, sr: int, hop_length: int) -> None:
-        import numpy as np
-
         self.sr, self.hop = sr, hop_length
         self.win = tempo_win_length(sr, hop_length)
         self.parts: list[np.ndarray] = []
@@ -109,8 +111,6 @@ class Tempogram:
             self._advance(final=False)
 
     def _padded(self) -> np.ndarray:
-        import numpy as np
-
         if self.parts:
             self.env = np.concatenate([self.env, *self.parts])
             self.parts = []
@@ -135,8 +135,6 @@ class Tempogram:
 
     def tempo(self, t0: int = 0, t1: int | None = None) -> float:
         """Tempo (BPM) of frames ``t0..t1``, as ``librosa.feature.tempo`` (prior at 120 BPM)."""
-        import numpy as np
-
         self._advance(final=True)
         n = len(self.env)
         t1 = n if t1 is None else t1
@@ -144,9 +142,7 @@ class Tempogram:
             tg = self.total / max(n, 1)
         else:
             tg = self._columns(self._padded(), t0, t1) / max(t1 - t0, 1)
-        bpms = np.zeros(self.win)  # librosa.tempo_frequencies
-        bpms[0] = np.inf
-        bpms[1:] = 60.0 * self.sr / (self.hop * np.arange(1.0, self.win))
+        bpms = tempo_frequencies(self.win, hop_length=self.hop, sr=self.sr)
         return float(bpms[int(np.argmax(np.log1p(1e6 * tg) + _prior(bpms)))])
 
 
@@ -156,8 +152,6 @@ def _local_score(onsets: np.ndarray, window: np.ndarray) -> np.ndarray:
     ``local[i] = sum_k window[k] * onsets[i + K//2 - k]`` over ``k`` ascending,
     accumulated in the type of ``onsets``, and (as in librosa) without ``onsets[0]``.
     """
-    import numpy as np
-
     n, K = len(onsets), len(window)
     half = K // 2
     acc = np.zeros(n, dtype=onsets.dtype)
@@ -170,7 +164,7 @@ def _local_score(onsets: np.ndarray, window: np.ndarray) -> np.ndarray:
     return acc
 
 
-def beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.ndarray:
+def _beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.ndarray:
     """Beat frames, as ``librosa.beat.beat_track(onset_envelope=env, bpm=bpm)`` (trimmed).
 
     A numpy port of librosa 0.11's dynamic-programming tracker (Ellis 2007:
@@ -189,8 +183,6 @@ def beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.nda
     np.ndarray of int
         Beat frame indices.
     """
-    import numpy as np
-
     env = np.asarray(env)
     if len(env) < 2 or not np.any(env):
         return np.zeros(0, dtype=int)
@@ -262,3 +254,55 @@ def beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.nda
         beats[j] = False
         j -= 1
     return np.flatnonzero(beats)
+
+
+def tempo(*, onset_envelope: np.ndarray, sr: float = 22050, hop_length: int = 512) -> np.ndarray:
+    """Global tempo in BPM (``librosa.feature.tempo(onset_envelope=...)``, 8 s windows).
+
+    Computed with :class:`Tempogram` (columns in chunks, memory independent of the length).
+
+    Parameters
+    ----------
+    onset_envelope : np.ndarray, shape (n,)
+
+    Returns
+    -------
+    np.ndarray, shape (1,), float64 (as librosa)
+    """
+    tg = Tempogram(int(sr), hop_length)
+    tg.feed(np.asarray(onset_envelope))
+    return np.array([tg.tempo()])
+
+
+def beat_track(
+    *,
+    onset_envelope: np.ndarray,
+    sr: float = 22050,
+    hop_length: int = 512,
+    bpm: float | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dynamic-programming beat tracker (``librosa.beat.beat_track(onset_envelope=...)``).
+
+    A numpy port of librosa 0.11's tracker (Ellis 2007; tightness 100, ``trim=True``,
+    ``units="frames"``), which librosa compiles with numba at import time.
+
+    Parameters
+    ----------
+    onset_envelope : np.ndarray, shape (n,)
+    bpm
+        Tempo to track; None: :func:`tempo` of the envelope.
+
+    Returns
+    -------
+    tempo : np.ndarray, shape (1,)
+        ``bpm``, or the estimate; 0 for an all-zero envelope.
+    beats : np.ndarray of int, shape (n_beats,)
+        Beat frames; none for an all-zero envelope.
+    """
+    env = np.asarray(onset_envelope)
+    if not env.any():  # as librosa: no onsets, tempo 0 (whatever ``bpm``)
+        return np.zeros(1), np.zeros(0, dtype=int)
+    if bpm is None:
+        bpm = tempo(onset_envelope=env, sr=sr, hop_length=hop_length)
+    bpm_arr = np.atleast_1d(np.asarray(bpm, dtype=np.float64))
+    return bpm_arr, _beat_frames(env, int(sr), hop_length, float(bpm_arr[0]))
