@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 #: numpy dtype of each fixed-width Arrow type built from buffers.
 _NUMERIC = {
     "float": "float32",
@@ -61,7 +63,6 @@ def numpy_column(a: Any) -> Any:
     ----------
     a : np.ndarray, shape (n,), of a signed or unsigned integer or float dtype
     """
-    import numpy as np
     import pyarrow as pa
 
     a = np.ascontiguousarray(a)
@@ -103,7 +104,6 @@ def infer_type(values: Sequence[Any]) -> Any:
 
 def _validity(values: Sequence[Any]) -> Any:
     """Arrow's validity bitmap (1 = present), or None when nothing is null."""
-    import numpy as np
     import pyarrow as pa
 
     valid = np.asarray([v is not None for v in values], dtype=bool)
@@ -114,7 +114,6 @@ def _validity(values: Sequence[Any]) -> Any:
 
 def _from_buffers(values: Sequence[Any], type: Any) -> Any:
     """The array, or None when ``values`` are not plainly of ``type`` (pyarrow decides)."""
-    import numpy as np
     import pyarrow as pa
 
     n = len(values)
@@ -168,7 +167,6 @@ def _from_buffers(values: Sequence[Any], type: Any) -> Any:
 
 def _offsets(lengths: list[int]) -> Any:
     """int32 offsets ``[0, l0, l0+l1, ...]``, or None past 32-bit (pyarrow chunks those)."""
-    import numpy as np
 
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])

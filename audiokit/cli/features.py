@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+from importlib.metadata import version
 from typing import Any
 
 import click
 
+from audiokit import __version__, audio_io, limits
+from audiokit.batch import default_jobs
 from audiokit.cli.common import BatchRun, table_sink
 from audiokit.cli.feature_options import feature_params_options
 from audiokit.cli.options import (
@@ -19,7 +22,10 @@ from audiokit.cli.options import (
     span_options,
     table_format_option,
 )
+from audiokit.dsp import beat as rhythm
 from audiokit.errors import UsageError
+from audiokit.features import extract_file, groups, schema
+from audiokit.features.blocks import estimate_memory, single_thread_blas
 from audiokit.features.schema import (
     FeatureParams,
     frame_columns,
@@ -54,8 +60,6 @@ def _task(
     start: float = 0.0,
     duration: float | None = None,
 ) -> Any:
-    from audiokit.features import extract_file
-    from audiokit.features.blocks import single_thread_blas
 
     single_thread_blas()
     return extract_file(
@@ -81,10 +85,6 @@ def _preload(params: FeatureParams, inputs: list[Input]) -> None:
     inputs, so it is loaded here when a few inputs include one. librosa, for the
     CQT, HPSS and pYIN groups, is loaded and compiled by :func:`features.warm_up`.
     """
-    import numpy  # noqa: F401
-
-    from audiokit import audio_io
-    from audiokit.features import blocks, groups, stats  # noqa: F401
 
     if len(inputs) <= 8:
         for inp in inputs:
@@ -238,7 +238,6 @@ def features_cmd(
         run.skip(sink.kept_inputs)
         _preload(params, todo)
         # Fewer files than workers (one long recording): split each file's blocks over them.
-        from audiokit.batch import default_jobs
 
         jobs = batch.jobs or default_jobs()
         n_inputs = max(len(todo), 1)
@@ -270,9 +269,6 @@ def _check_memory(
     params: FeatureParams, frames: bool, inputs: list[Input], batch: BatchOptions
 ) -> None:
     """Refuse options whose estimated peak memory per worker is over the budget."""
-    from audiokit import limits
-    from audiokit.batch import default_jobs
-    from audiokit.features.blocks import estimate_memory
 
     longest = 0.0
     if frames:  # only --frames grows with the input
@@ -286,8 +282,6 @@ def _check_memory(
 
 
 def _duration(inp: Input) -> float:
-    from audiokit import audio_io
-
     info = audio_io.probe_quiet(inp.path)  # None: the task reports it
     return info.duration if info is not None else 0.0
 
@@ -305,10 +299,6 @@ def _options(
 
 
 def _metadata(params: FeatureParams, options: dict[str, Any]) -> dict[str, str]:
-    from importlib.metadata import version
-
-    from audiokit import __version__
-
     return {
         "audiokit.command": "features",
         "audiokit.version": __version__,
@@ -321,8 +311,6 @@ def _metadata(params: FeatureParams, options: dict[str, Any]) -> dict[str, str]:
 
 def _constants() -> dict[str, Any]:
     """Fixed analysis choices (not options), recorded with the parameters."""
-    from audiokit.dsp import beat as rhythm
-    from audiokit.features import groups, schema
 
     return {
         "stft": {"window": "hann", "center": True, "pad_mode": "constant"},

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
+from audiokit import audio_io, limits
+from audiokit.batch import default_jobs
 from audiokit.cli.common import (
     BatchRun,
     choose_format,
@@ -34,8 +36,21 @@ from audiokit.cli.options import (
 )
 from audiokit.errors import UsageError
 from audiokit.inputs import Input
+from audiokit.output.naming import plan_files
 from audiokit.output.policy import Existing, OutputOptions
+from audiokit.output.tables import TableSink, TableSpec
 from audiokit.preprocess.chain import DEFAULT_ORDER, Plan, build_plan, settings_from
+from audiokit.preprocess.job import estimate_memory
+from audiokit.preprocess.output import (
+    DEFAULT_NAME,
+    DEFAULT_SEGMENT_NAME,
+    ROW_TYPES,
+    OutputSpec,
+    check_spec,
+    output_paths,
+    planned_ext,
+)
+from audiokit.preprocess.process import Job, preprocess_file, warm_up
 from audiokit.preprocess.registry import OPTIONS
 from audiokit.preprocess.spec import Option
 
@@ -89,8 +104,6 @@ def _subtype(value: str | None) -> str | None:
 
 
 def _task(job: Any, inp: Input) -> Any:
-    from audiokit.preprocess.process import preprocess_file
-
     return preprocess_file(job, inp)
 
 
@@ -220,15 +233,6 @@ def preprocess_cmd(
     gain lowered to stay under the ceiling. It prints as a table on a
     terminal, JSON lines when piped (or --json), CSV with --csv.
     """
-    from audiokit.output.naming import plan_files
-    from audiokit.preprocess.output import (
-        DEFAULT_NAME,
-        DEFAULT_SEGMENT_NAME,
-        OutputSpec,
-        check_spec,
-        planned_ext,
-    )
-    from audiokit.preprocess.process import Job
 
     plan = _plan(kw)
     if output is None and not kw["dry_run"]:
@@ -276,9 +280,6 @@ def preprocess_cmd(
 
 def _check_memory(job: Any, inputs: list[Input], batch: BatchOptions) -> None:
     """Refuse a run whose biggest input would not fit in a worker's memory budget."""
-    from audiokit import audio_io, limits
-    from audiokit.batch import default_jobs
-    from audiokit.preprocess.job import estimate_memory
 
     if job.plan.blockable and job.streaming != "off" and job.plan.pad_to is None:
         return  # long inputs stream: memory is bounded whatever their length
@@ -306,9 +307,6 @@ def _plan(kw: dict[str, Any]) -> Plan:
 def _render(
     run: BatchRun, job: Any, kw: dict[str, Any], outputs: OutputOptions, files: Any
 ) -> None:
-    from audiokit.output.tables import TableSink, TableSpec
-    from audiokit.preprocess.output import ROW_TYPES, output_paths, planned_ext
-    from audiokit.preprocess.process import warm_up
 
     to_stdout = files is not None and files.mode == "stdout"
     if to_stdout and kw["report"] == "-":

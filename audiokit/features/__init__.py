@@ -23,7 +23,14 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from audiokit import audio_io, warmup
+from audiokit.audio_io import to_mono
+from audiokit.columns import ColumnBatch, Constant
 from audiokit.errors import UsageError
+from audiokit.features import blocks, groups, stats
+from audiokit.features.blocks import ArraySource, StreamSource
 from audiokit.features.schema import (
     DEFAULT_GROUPS,
     DEFAULT_STATS,
@@ -38,8 +45,6 @@ from audiokit.features.schema import (
 from audiokit.features.warm import warm_up
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from audiokit.columns import ColumnBatch
     from audiokit.features.blocks import Source
 
@@ -113,9 +118,6 @@ class FeatureResult:
         -------
         ColumnBatch of shape (stop - start rows, len(prefix) + index + n_columns columns)
         """
-        import numpy as np
-
-        from audiokit.columns import ColumnBatch, Constant
 
         first, last, _ = slice(start, stop).indices(self.values.shape[0])
         last = max(first, last)
@@ -215,10 +217,6 @@ def extract(
     -------
     FeatureResult
     """
-    import numpy as np
-
-    from audiokit.audio_io import to_mono
-    from audiokit.features.blocks import ArraySource
 
     p = _params(
         groups=groups,
@@ -263,8 +261,6 @@ def extract_file(
     audiokit.errors.DecodeError, audiokit.errors.InputError
         The file cannot be read.
     """
-    from audiokit import audio_io
-    from audiokit.features.blocks import ArraySource, StreamSource
 
     p = params or FeatureParams()
     info = audio_io.probe(path)
@@ -289,10 +285,6 @@ def _run(
     block_frames: int | None,
     jobs: int = 1,
 ) -> FeatureResult:
-    import numpy as np
-
-    from audiokit import warmup
-    from audiokit.features import blocks, groups, stats
 
     if frames and window:
         raise UsageError("--frames and --segment exclude each other")
@@ -360,7 +352,6 @@ def _scalars(reducers: dict[str, Any], ranges: list[tuple[int, int]]) -> np.ndar
 
     ``reducers``: the groups' :class:`audiokit.features.scalars.Reducer` objects, fed.
     """
-    import numpy as np
 
     parts = [r.values(ranges) for r in reducers.values()]
     return np.hstack(parts) if parts else np.zeros((len(ranges), 0))

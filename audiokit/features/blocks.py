@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
+import soxr
+from threadpoolctl import threadpool_limits
 
 from audiokit import audio_io, pool
 from audiokit.errors import InputError
@@ -83,8 +85,6 @@ class StreamSource:
         self._blocks = audio_io.iter_blocks(path, read_block, self.info, first, last)
         self._rs: Any = None
         if self.sr != self.native:
-            import soxr
-
             self._rs = soxr.ResampleStream(self.native, self.sr, 1, dtype="float32", quality="HQ")
         self._buf = np.zeros(0, np.float32)
         self._pending: list[np.ndarray] = []
@@ -152,8 +152,6 @@ def single_thread_blas() -> None:
     much more on a busy machine (a 128-band mel product went from 0.5 to 10 ms).
     """
     try:
-        from threadpoolctl import threadpool_limits
-
         threadpool_limits(1, user_api="blas")
     except Exception:  # threadpoolctl is optional
         pass

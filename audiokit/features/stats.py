@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from audiokit.features.schema import parse_stat
-
-if TYPE_CHECKING:
-    import numpy as np
+from audiokit.output.files import scratch_name, sweep_scratch
 
 #: Bytes of frame values kept in memory for medians/percentiles before spilling to disk.
 MEMORY_BUDGET = 128 * 2**20
@@ -44,8 +44,6 @@ class Summary:
     """
 
     def __init__(self, n_cols: int, stats: tuple[str, ...], n_frames: int) -> None:
-        import numpy as np
-
         self.stats = stats
         self.n_cols = n_cols
         self.count = np.zeros(n_cols)
@@ -62,15 +60,12 @@ class Summary:
             if n_cols * n_frames * 4 <= MEMORY_BUDGET:
                 self.store = np.empty((n_cols, n_frames), np.float32)
             else:
-                from audiokit.output.files import scratch_name, sweep_scratch
-
                 sweep_scratch(tempfile.gettempdir())  # spills of killed runs
                 self._tmp = tempfile.TemporaryDirectory(prefix=scratch_name("features"))
                 self._file = open(os.path.join(self._tmp.name, "frames.f32"), "w+b")
 
     def add(self, values: np.ndarray) -> None:
         """Add frames, shape (n_cols, n)."""
-        import numpy as np
 
         n = values.shape[1]
         if n == 0:
@@ -107,7 +102,6 @@ class Summary:
 
     def result(self) -> np.ndarray:
         """Statistics, shape (n_cols * len(stats),), ordered column by column."""
-        import numpy as np
 
         empty = self.count == 0
         table: dict[str, np.ndarray] = {
@@ -132,7 +126,6 @@ class Summary:
 
     def _column(self, c: int) -> np.ndarray:
         """All values of column ``c`` (from memory or the spill file)."""
-        import numpy as np
 
         if self.store is not None:
             return np.asarray(self.store[c, : self.filled])
@@ -202,7 +195,6 @@ class Windows:
 
     def finish(self) -> np.ndarray:
         """Rows of statistics, shape (n_windows, n_cols * len(stats))."""
-        import numpy as np
 
         self._flush(final=True)
         width = self.n_cols * len(self.stats)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 
+from audiokit.features.blocks import ArraySource, iter_blocks
 from audiokit.features.schema import LIBROSA_GROUPS, FeatureParams
+from audiokit.warmup import probe_signal
 
 #: Rate of the probe signal when the features keep each file's own rate.
 PROBE_SR = 22050
@@ -30,8 +32,6 @@ def warm_up(params: FeatureParams, sr: int | None = None) -> None:
         return
     # Imported here, not at the top: this module is loaded with the command line
     # (``audiokit features --help``), the block machinery needs numpy.
-    from audiokit.features.blocks import ArraySource, iter_blocks
-    from audiokit.warmup import probe_signal
 
     rate = sr or params.sr or PROBE_SR
     for _ in iter_blocks(ArraySource(probe_signal(rate)), rate, params):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import sys
@@ -466,7 +467,6 @@ class TableSink:
                 None, "parquet", t.spec.columns, t.spec.types, self.metadata, stream=out
             )
             return
-        import io
 
         self._text_stream = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
         fmt = "jsonl" if self.fmt in ("json", "jsonl") else self.fmt

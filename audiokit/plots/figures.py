@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from audiokit.plots import render
 
 if TYPE_CHECKING:
-    import numpy as np
     from matplotlib.axes import Axes
     from matplotlib.collections import QuadMesh
 
@@ -71,7 +72,6 @@ def waveform(
     hi : np.ndarray, shape (n,), optional
         Maximum of each column (envelope mode).
     """
-    import numpy as np
 
     ax = _axes(ax)
     if hi is None:
@@ -166,7 +166,6 @@ def spectrum(
     floor
         Lowest dB shown (default: the curve's minimum).
     """
-    import numpy as np
 
     ax = _axes(ax)
     keep = freqs > 0
@@ -203,7 +202,6 @@ def curves_over_waveform(
         The waveform (see :func:`waveform`); scaled so its peak is 1.
     curves : sequence of (name, times (frames,), values in [0, 1] (frames,), colour)
     """
-    import numpy as np
 
     ax = _axes(ax)
     peak = max(float(np.max(np.abs(lo))), float(np.max(np.abs(hi))) if hi is not None else 0.0)
@@ -238,7 +236,6 @@ def zero_crossings(
     crossings : np.ndarray of int
         Sample indices ``i`` where the sign changes between ``y[i-1]`` and ``y[i]``.
     """
-    import numpy as np
 
     ax = _axes(ax)
     ax.plot(times, y, color=color, lw=0.9, marker=".", ms=2.5)

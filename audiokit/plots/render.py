@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from audiokit import writers
 from audiokit.errors import UsageError
 from audiokit.output import files
@@ -326,7 +328,6 @@ def light_log_ticks(axis: Any) -> None:
 
 def set_mel_scale(ax: Axes) -> None:
     """A mel frequency axis (HTK formula, as librosa's default display) labelled in Hz."""
-    import numpy as np
 
     def fwd(f: Any) -> Any:
         return 2595.0 * np.log10(1.0 + np.maximum(f, 0) / 700.0)

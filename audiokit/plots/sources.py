@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from audiokit import audio_io
 from audiokit.audio_io import MIX, AudioInfo, parse_channel  # noqa: F401 (re-exported)
 from audiokit.errors import InputError
-
-if TYPE_CHECKING:
-    import numpy as np
 
 #: Kinds that need the whole span in memory refuse spans longer than this (seconds).
 MAX_IN_MEMORY_SECONDS = 1800.0
@@ -123,7 +121,6 @@ def resolve_span(
 
 def _select(block: np.ndarray, span: Span) -> np.ndarray:
     """``(frames, channels)`` block -> ``(lanes, frames)`` float32."""
-    import numpy as np
 
     if not span.channels:
         return np.ascontiguousarray(block.mean(axis=1, dtype=np.float32)[None, :])
@@ -152,7 +149,6 @@ def read_lanes(
     InputError
         The span is longer than ``max_seconds`` (``what`` names the picture).
     """
-    import numpy as np
 
     if span.duration > max_seconds:
         raise InputError(

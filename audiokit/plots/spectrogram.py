@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audiokit import writers
+import numpy as np
+
+from audiokit import arrow, writers
 from audiokit.dsp import effects, filters
 from audiokit.errors import InputError
 from audiokit.output import files
@@ -24,8 +26,6 @@ from audiokit.plots.options import SpectralOptions, SpectrogramJob
 from audiokit.plots.render import Drawn
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from audiokit.audio_io import AudioInfo
     from audiokit.plots.sources import Span
 
@@ -73,7 +73,6 @@ def rows_of(
     freqs : np.ndarray, shape (rows,)
     edges : np.ndarray, shape (rows + 1,)
     """
-    import numpy as np
 
     n_fft = sp.stft.n_fft
     fmax = min(sp.fmax, sr / 2) if sp.fmax else sr / 2
@@ -162,7 +161,6 @@ def write_data(m: SpecMatrix, target: Path, meta: dict[str, str], overwrite: boo
 def write_data_to(m: SpecMatrix, tmp: Path, meta: dict[str, str], suffix: str) -> None:
     """Write the drawn matrix: ``.npy`` (shape (rows, cols), or (lanes, rows, cols)) or
     ``.parquet`` (long format: [channel,] time, frequency, db; float32)."""
-    import numpy as np
 
     data = m.db[0] if m.db.shape[0] == 1 else m.db
     if suffix == ".npy":
@@ -171,8 +169,6 @@ def write_data_to(m: SpecMatrix, tmp: Path, meta: dict[str, str], suffix: str) -
         return
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from audiokit import arrow
 
     lanes, rows, cols = m.db.shape
     t = np.tile(m.times.astype(np.float32), rows * lanes)

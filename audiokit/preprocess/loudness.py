@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from audiokit.dsp.levels import peak_dbfs, rms_dbfs
 from audiokit.errors import InputError
 from audiokit.sosfilt import sosfilt
-
-if TYPE_CHECKING:
-    import numpy as np
 
 #: Channel weights of BS.1770 (L, R, C, Ls, Rs).
 CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)
@@ -49,7 +48,6 @@ def k_weighting(sr: float) -> np.ndarray:
     np.ndarray, shape (2, 6)
         ``[b0, b1, b2, 1, a1, a2]`` per section (``scipy.signal.sosfilt`` layout).
     """
-    import numpy as np
 
     f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
     k = math.tan(math.pi * f0 / sr)
@@ -113,8 +111,6 @@ class StreamingLoudness:
     """
 
     def __init__(self, sr: int, channels: int) -> None:
-        import numpy as np
-
         self.sr = sr
         self.channels = channels
         self.hop = hop_samples(sr)
@@ -126,7 +122,6 @@ class StreamingLoudness:
 
     def update(self, block: np.ndarray) -> None:
         """Add ``(channels, frames)`` samples."""
-        import numpy as np
 
         if block.shape[-1] == 0:
             return
@@ -151,7 +146,6 @@ class StreamingLoudness:
 
     def result(self) -> float:
         """Integrated loudness in LUFS (NaN when shorter than 400 ms)."""
-        import numpy as np
 
         if not self._sums:
             return math.nan
@@ -164,7 +158,6 @@ class StreamingLoudness:
 
 def gated_loudness(z: np.ndarray) -> float:
     """BS.1770 gating over mean squares ``z`` of shape (blocks, channels)."""
-    import numpy as np
 
     g = np.array(
         [CHANNEL_WEIGHTS[c] if c < len(CHANNEL_WEIGHTS) else 1.0 for c in range(z.shape[1])]
@@ -266,7 +259,6 @@ def gain_reduced_warning(mode: str, dec: GainDecision, target: float, ceiling: f
 
 def apply_gain(y: np.ndarray, gain_db: float) -> np.ndarray:
     """``y * 10^(gain_db/20)`` as float32."""
-    import numpy as np
 
     return (y * np.float32(10 ** (gain_db / 20))).astype(np.float32, copy=False)
 
@@ -291,7 +283,6 @@ def limit(y: np.ndarray, sr: int, ceiling_db: float, lookahead_ms: float = 5.0) 
     -------
     np.ndarray, shape (channels, n), float32
     """
-    import numpy as np
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
     ceil = 10 ** (ceiling_db / 20)

@@ -27,14 +27,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import soundfile as sf
+
 from audiokit.errors import OutputError, UsageError
 from audiokit.output import files
 from audiokit.output.naming import FilePlan
 from audiokit.output.policy import EXISTS_HINT
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from audiokit.audio_io import AudioInfo
     from audiokit.inputs import Input
 
@@ -214,7 +215,6 @@ def quantize(block: np.ndarray, enc: Encoding, rng: Any) -> tuple[np.ndarray, in
     Integer subtypes become int16 (PCM_16) or int32 holding 24-bit codes in
     the top bits (PCM_24), with TPDF dither when ``enc.dither``.
     """
-    import numpy as np
 
     x = block.T
     bits = enc.bits
@@ -300,8 +300,6 @@ class OutputSet:
 
     def open(self, target: Path) -> int:
         """Start a new output file; returns its handle index."""
-        import numpy as np
-        import soundfile as sf
 
         self.check(target)
         self.paths.append(target)

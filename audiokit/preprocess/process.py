@@ -51,7 +51,6 @@ def warm_up(plan: Plan) -> None:
     runs the librosa steps once on a probe signal so that they inherit its
     compiled kernels (see :mod:`audiokit.warmup`).
     """
-    import soundfile  # noqa: F401  (decoding: imported by audio_io where it reads)
 
     _kernel()  # the loudness filter
     if {"highpass", "lowpass"} & set(plan.steps):
