@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audiokit.dsp import spectrum, util
-from audiokit.plots import analysis, figures, render, sources, spectra
+from audiokit.plots import KINDS, analysis, figures, render, sources, spectra
 from audiokit.plots.options import PlotJob, SpectralOptions
 from audiokit.plots.render import Drawn
 
@@ -377,6 +377,8 @@ DRAWERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "onsets": _onsets,
     "overview": _overview,
 }
+if tuple(DRAWERS) != KINDS:  # pragma: no cover - a kind added to one table only
+    raise ImportError(f"plots.KINDS {KINDS} and kinds.DRAWERS {tuple(DRAWERS)} differ")
 
 
 def draw(job: PlotJob, path: str, info: AudioInfo, span: Span, title: str, target: Path) -> Drawn:
