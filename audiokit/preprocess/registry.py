@@ -283,7 +283,8 @@ STEPS: tuple[Step, ...] = (
         options=(
             Option(
                 "--preemphasis",
-                "Pre-emphasis y[n] - COEF*y[n-1] (default COEF 0.97).",
+                "Pre-emphasis y[n] - COEF*y[n-1] (default COEF 0.97), as "
+                "librosa.effects.preemphasis (sample 0 uses its state 2*y[0] - y[1]).",
                 metavar="[COEF]",
                 bare_value=0.97,
             ),
