@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from audiokit import audio_io
+from audiokit.audio_io import probing
 from audiokit.errors import DecodeError, InputError
 from tests.conftest import sine
 
@@ -118,7 +119,7 @@ def test_missing_path_directory_and_unreadable(
     assert "nomatch*.wav: no files match this pattern" in err
     assert f"{fake_dir}: no audio files in this directory" in err
     # Unreadable files: root reads anything, so simulate the OS refusing.
-    monkeypatch.setattr(audio_io.os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(probing.os, "access", lambda *a, **k: False)
     res = runner.invoke(cli, ["inspect", str(bad_dir / "good.wav")])
     assert res.exit_code == 1
     assert res.stderr.strip() == f"audiokit: {bad_dir / 'good.wav'}: permission denied"

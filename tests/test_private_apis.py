@@ -2,8 +2,9 @@
 
 - scipy's compiled ``_sosfilt`` kernel (:mod:`audiokit.sosfilt`): saves the 0.6-1 s import of
   ``scipy.signal`` in every ``preprocess`` run; checked at load, dropped on a failed call.
-- soundfile's cffi handles (:func:`audiokit.audio_io._read_unseekable`): the only way to read a
-  FLAC stream without a length (the public reader seeks, and libsndfile cannot seek in it).
+- soundfile's cffi handles (:func:`audiokit.audio_io.sndfile._read_unseekable`): the only way
+  to read a FLAC stream without a length (the public reader seeks, and libsndfile cannot seek
+  in it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from scipy.signal import sosfilt as scipy_sosfilt
 
 from audiokit import audio_io
 from audiokit import sosfilt as fast
+from audiokit.audio_io import sndfile
 from audiokit.errors import DecodeError
 from tests.conftest import unknown_length_flac
 
@@ -104,20 +106,20 @@ def test_a_kernel_whose_call_fails_falls_back_for_good(
 
 def _strip_private(monkeypatch: pytest.MonkeyPatch) -> None:
     """As with a soundfile whose private handles are not what audiokit expects."""
-    monkeypatch.setattr(audio_io, "_raw_reader", lambda fh: None)
+    monkeypatch.setattr(sndfile, "_raw_reader", lambda fh: None)
 
 
 def test_private_handles_are_checked_before_use(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    assert audio_io._raw_reader(SimpleNamespace(channels=1)) is None  # no _file
+    assert sndfile._raw_reader(SimpleNamespace(channels=1)) is None  # no _file
     fh = SimpleNamespace(_file=object(), channels=1)
-    assert audio_io._raw_reader(fh) is not None
+    assert sndfile._raw_reader(fh) is not None
     monkeypatch.setattr(sf, "_ffi", SimpleNamespace())  # no cast()
-    assert audio_io._raw_reader(fh) is None
+    assert sndfile._raw_reader(fh) is None
     monkeypatch.undo()
     monkeypatch.setattr(sf, "_snd", SimpleNamespace(sf_error=None, sf_error_number=None))
-    assert audio_io._raw_reader(fh) is None
+    assert sndfile._raw_reader(fh) is None
 
 
 def test_soundfile_private_reader_reads_a_flac_without_length(
@@ -126,7 +128,7 @@ def test_soundfile_private_reader_reads_a_flac_without_length(
     src = sample_dir / "speech/with_pauses.flac"
     piped = unknown_length_flac(src, tmp_path / "piped.flac")
     with sf.SoundFile(str(piped)) as fh:
-        assert audio_io._raw_reader(fh) is not None
+        assert sndfile._raw_reader(fh) is not None
     np.testing.assert_array_equal(audio_io.read(piped)[0], audio_io.read(src)[0])
 
 
@@ -135,10 +137,10 @@ def test_without_soundfile_private_handles_files_with_a_length_read_the_same(
 ) -> None:
     src = sample_dir / "speech/with_pauses.flac"
     with sf.SoundFile(str(src)) as fh:
-        expect = np.concatenate([audio_io._read_unseekable(fh, 10_000) for _ in range(3)], axis=0)
+        expect = np.concatenate([sndfile._read_unseekable(fh, 10_000) for _ in range(3)], axis=0)
     _strip_private(monkeypatch)
     with sf.SoundFile(str(src)) as fh:
-        got = np.concatenate([audio_io._read_unseekable(fh, 10_000) for _ in range(3)], axis=0)
+        got = np.concatenate([sndfile._read_unseekable(fh, 10_000) for _ in range(3)], axis=0)
     np.testing.assert_array_equal(got, expect)
     np.testing.assert_array_equal(
         got, sf.read(str(src), dtype="float32", always_2d=True, frames=30_000)[0]

@@ -8,6 +8,8 @@
 - :mod:`~audiokit.output.naming` — the per-file planner (``-o`` file, directory or
   ``-``, ``--name`` templates, collisions, mirrored trees);
 - :mod:`~audiokit.output.tables` — the table-or-stdout sink, with ``--update``.
+  (:mod:`~audiokit.output.table_state`: the ``--update`` state stored with a table;
+  :mod:`~audiokit.output.table_file`: one file's spec, writer and queued rows).
 
 Nothing here imports click; commands reach it through ``audiokit.cli.outputs``.
 """

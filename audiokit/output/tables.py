@@ -18,18 +18,20 @@ that no longer exist. What it needs is stored with the table: in the Parquet
 schema metadata (``audiokit.state``), or for text formats in a hidden companion
 ``.<name>.audiokit-state.json`` committed with it. Kept rows are copied as they
 were stored, so an updated table equals a full run's.
+
+The sink decides and sequences; :mod:`~audiokit.output.table_state` reads, checks and
+records the ``--update`` state, and :mod:`~audiokit.output.table_file` queues and writes
+the rows of each file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,119 +41,22 @@ from audiokit.inputs import STDIN, Input
 from audiokit.output import files
 from audiokit.output.lock import OutputLock
 from audiokit.output.policy import TABLE_EXISTS_HINT, Existing, OutputOptions
+from audiokit.output.table_file import ROWS_PER_GROUP, TableFile, TableSpec
+from audiokit.output.table_state import (
+    STATE_KEY,
+    UpdatePlan,
+    normal,
+    plan_update,
+    read_rows,
+    read_state,
+    signature,
+    stamped,
+    state_path,
+    state_record,
+)
 from audiokit.writers import TableWriter, table_format
 
-#: Schema metadata key (Parquet) / companion file content (text formats) of the update state.
-STATE_KEY = "audiokit.state"
-STATE_VERSION = 1
-#: Rows buffered before they are written (one Parquet row group).
-ROWS_PER_GROUP = 1024
 STDOUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
-
-Signature = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """The shape of one table: its columns in order, their Parquet types, its key column.
-
-    ``key`` names the column holding the input's path (``path``; ``input`` in
-    preprocess reports): rows are matched to inputs by it.
-    """
-
-    columns: tuple[str, ...]
-    types: Mapping[str, str]
-    key: str = "path"
-
-
-def state_path(target: str | os.PathLike[str]) -> Path:
-    """The companion that holds the update state of a CSV/TSV/JSON-lines table."""
-    target = Path(target)
-    return target.parent / f".{target.name}.audiokit-state.json"
-
-
-def signature(path: str) -> Signature | None:
-    """(size, modification time in ns) of an input, or None when it cannot be read."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns)
-
-
-def _normal(value: Any) -> Any:
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-class _Table:
-    """One file of a sink: its target, format, writer and the rows kept from before."""
-
-    def __init__(self, target: Path | None, fmt: str, spec: TableSpec) -> None:
-        self.target = target
-        self.fmt = fmt
-        self.spec = spec
-        self.tmp: Path | None = None
-        self.writer: TableWriter | None = None
-        self.buffer: list[Mapping[str, Any]] = []
-        self.batches: list[ColumnBatch] = []  # new rows as columns (features), or ``buffer``
-        self.batched = 0  # rows in ``batches``
-        self.kept: dict[str, Any] = {}
-        self.kept_buffer: list[Any] = []  # stored rows to copy, before ``buffer``'s
-
-    @property
-    def queued(self) -> int:
-        """New rows waiting to be written."""
-        return len(self.buffer) + self.batched
-
-    def keep(self, stored: Any) -> None:
-        """Queue the stored rows of one kept input (copied in one batch with their neighbours)."""
-        if self.queued:  # new rows came before these: they go first
-            self.flush()
-        if self.fmt == "parquet":
-            table, rows = stored
-            if self.kept_buffer and self.kept_buffer[0] is not table:
-                self.flush_kept()
-            if not self.kept_buffer:
-                self.kept_buffer = [table]
-            self.kept_buffer.extend(rows)
-        else:
-            self.kept_buffer.extend(stored)
-        if len(self.kept_buffer) >= 16 * ROWS_PER_GROUP:
-            self.flush_kept()
-
-    def flush_kept(self) -> None:
-        if not self.kept_buffer or self.writer is None:
-            return
-        stored, self.kept_buffer = self.kept_buffer, []
-        if self.fmt == "parquet":
-            self.writer.write_records(_rows_of(stored[0], stored[1:]))
-        else:
-            self.writer.write_records(stored)
-
-    def queue(self, rows: Sequence[Mapping[str, Any]] | ColumnBatch) -> None:
-        """Queue new rows (dicts, or columns); written together up to :data:`ROWS_PER_GROUP`."""
-        if isinstance(rows, ColumnBatch):
-            if self.buffer:
-                self.flush()
-            if rows.n_rows:
-                self.batches.append(rows)
-                self.batched += rows.n_rows
-        else:
-            if self.batches:
-                self.flush()
-            self.buffer.extend(rows)
-
-    def flush(self) -> None:
-        """Write what is queued, kept rows first (they came first)."""
-        self.flush_kept()
-        if self.writer is None:
-            return
-        if self.buffer:
-            rows, self.buffer = self.buffer, []
-            self.writer.write(rows)
-        if self.batches:
-            batches, self.batches, self.batched = self.batches, [], 0
-            self.writer.write_columns(ColumnBatch.concat(batches))
 
 
 class TableSink:
@@ -197,7 +102,7 @@ class TableSink:
     ) -> None:
         self.output = output
         self.options = options or OutputOptions()
-        self.identity = _normal(dict(identity or {}))
+        self.identity = normal(dict(identity or {}))
         self.metadata = dict(metadata or {})
         self.rows: list[Mapping[str, Any]] = []
         self.succeeded = 0
@@ -209,12 +114,10 @@ class TableSink:
         self._order: dict[str, int] = {}
         self._inputs: list[Input] = []
         self._pos = 0
-        self._kept_keys: set[str] = set()
-        self._leftover: list[str] = []
+        self._update = UpdatePlan()
         self._existed = False
         self._text_stream: IO[str] | None = None
         self._state_text = ""
-        self._old_signatures: dict[str, tuple[int, ...]] = {}
         self._last: str | None = None
         self._todo = 0
         self._companion: Path | None = None
@@ -241,9 +144,11 @@ class TableSink:
                 raise UsageError(f"-o {output} does not match --format {fmt}")
             self.fmt = named
         target = Path(output) if self.mode == "file" and output else None
-        self.tables = [_Table(target, self.fmt, spec)]
+        self.tables = [TableFile(target, self.fmt, spec)]
         for path, cspec in companions:
-            self.tables.append(_Table(Path(path) if self.mode == "file" else None, self.fmt, cspec))
+            self.tables.append(
+                TableFile(Path(path) if self.mode == "file" else None, self.fmt, cspec)
+            )
 
     # ------------------------------------------------------------------ opening
 
@@ -286,7 +191,7 @@ class TableSink:
             raise
         return todo
 
-    def _plan_existing(self, main: _Table) -> list[Input]:
+    def _plan_existing(self, main: TableFile) -> list[Input]:
         assert main.target is not None
         self._existed = any(t.target is not None and t.target.exists() for t in self.tables)
         existing = self.options.existing
@@ -299,146 +204,23 @@ class TableSink:
             raise UsageError(f"{there}: {TABLE_EXISTS_HINT}")
         if existing is Existing.OVERWRITE:
             return self._inputs
-        state = self._load_state(main)
-        old_inputs: dict[str, list[int]] = state.get("inputs", {})
+        state = read_state(main.target, main.fmt, self.identity)
         for t in self.tables:
-            self._load_rows(t)
-        # A table's key may be missing from the main table (transcribe: a silent file has
-        # a summary row but no segment row): an input has rows when any table holds some.
-        have_rows = {k for t in self.tables for k in t.kept}
-        current = {inp.display for inp in self._inputs}
-        todo: list[Input] = []
-        for inp in self._inputs:
-            sig = signature(inp.path) if inp.display != STDIN else None
-            old = old_inputs.get(inp.display)
-            if (
-                sig is not None
-                and old is not None
-                and tuple(old) == sig
-                and inp.display in have_rows
-            ):
-                self._kept_keys.add(inp.display)
-            else:
-                todo.append(inp)
-        keys = dict.fromkeys(k for t in self.tables for k in t.kept)
-        for key in keys:
-            if key in current:
-                continue
-            if self.options.prune and not os.path.exists(key):
-                self.pruned += 1
-            else:
-                self._leftover.append(key)
-        self.kept_inputs = len(self._kept_keys)
-        self._old_signatures = {k: tuple(v) for k, v in old_inputs.items()}
-        return todo
-
-    def _load_state(self, main: _Table) -> dict[str, Any]:
-        assert main.target is not None
-        where = main.target
-        try:
-            if main.fmt == "parquet":
-                import pyarrow.parquet as pq
-
-                meta = pq.ParquetFile(main.target).schema_arrow.metadata or {}
-                raw = meta.get(STATE_KEY.encode())
-                state = json.loads(raw) if raw else None
-            else:
-                where = state_path(main.target)
-                state = json.loads(where.read_text()) if where.exists() else None
-                if state is not None:
-                    st = os.stat(main.target)
-                    if state.get("table") != [st.st_size, st.st_mtime_ns]:
-                        raise UsageError(
-                            f"{main.target}: changed since audiokit wrote it, so --update cannot "
-                            "trust it: use --overwrite"
-                        )
-        except UsageError:
-            raise
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{where}: cannot read it for --update: {exc}") from None
-        except Exception as exc:  # pyarrow's errors for a damaged file
-            raise UsageError(f"{where}: cannot read it for --update: {exc}") from None
-        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-            raise UsageError(
-                f"{main.target}: not an audiokit table that --update can extend "
-                "(no state recorded): use --overwrite"
-            )
-        old = state.get("identity", {})
-        if old != self.identity:
-            diff = _differences(old, self.identity)
-            raise UsageError(
-                f"{main.target}: made with other parameters ({diff}): use the same options, "
-                "or --overwrite to start again"
-            )
-        return state
-
-    def _load_rows(self, t: _Table) -> None:
-        """Group the rows of the old table by input, as stored."""
-        assert t.target is not None
-        key = t.spec.key
-        groups: dict[str, Any] = {}
-        try:
-            if t.fmt == "parquet":
-                import pyarrow.parquet as pq
-
-                table = pq.ParquetFile(t.target).read()  # (read_table imports pyarrow.dataset)
-                expected = self._writer_schema(t)
-                if not table.schema.remove_metadata().equals(expected.remove_metadata()):
-                    raise UsageError(
-                        f"{t.target}: its columns differ from this command's: use --overwrite"
-                    )
-                idx: dict[str, list[int]] = {}
-                for i, k in enumerate(table.column(key).to_pylist()):
-                    idx.setdefault(k, []).append(i)
-                for k, rows in idx.items():
-                    groups[k] = (table, rows)
-            elif t.fmt == "jsonl":
-                with open(t.target, encoding="utf-8") as fh:
-                    for line in fh:
-                        line = line.rstrip("\n")
-                        if line:
-                            groups.setdefault(json.loads(line).get(key), []).append(line)
-            else:
-                with open(t.target, newline="", encoding="utf-8") as fh:
-                    reader = csv.reader(fh, delimiter="\t" if t.fmt == "tsv" else ",")
-                    header = next(reader, None)
-                    if header != list(t.spec.columns):
-                        raise UsageError(
-                            f"{t.target}: its columns differ from this command's: use --overwrite"
-                        )
-                    k = header.index(key)
-                    for rec in reader:
-                        groups.setdefault(rec[k], []).append(rec)
-        except UsageError:
-            raise
-        except Exception as exc:
-            raise UsageError(f"{t.target}: cannot read it for --update: {exc}") from None
-        t.kept = groups
+            assert t.target is not None
+            t.kept = read_rows(t.target, t.fmt, t.spec)
+        self._update = plan_update(
+            self._inputs, state, [t.kept for t in self.tables], prune=self.options.prune
+        )
+        self.pruned = self._update.pruned
+        self.kept_inputs = len(self._update.kept)
+        return self._update.todo
 
     # ------------------------------------------------------------------ writing
 
-    def _writer_schema(self, t: _Table) -> Any:
-        return TableWriter(None, "parquet", columns=t.spec.columns, types=t.spec.types).schema()
-
-    def _state(self) -> dict[str, Any]:
-        inputs: dict[str, list[int]] = {}
-        old = self._old_signatures
-        for key in self._leftover:
-            if key in old:
-                inputs[key] = list(old[key])
-        for inp in self._inputs:
-            if inp.display == STDIN:
-                continue
-            if inp.display in self._kept_keys:
-                inputs[inp.display] = list(old[inp.display])
-                continue
-            sig = signature(inp.path)
-            if sig is not None:
-                inputs[inp.display] = list(sig)
-        return {"version": STATE_VERSION, "identity": self.identity, "inputs": inputs}
-
     def _start_writers(self) -> None:
-        state = self._state_text = json.dumps(self._state(), sort_keys=True)
+        state = self._state_text = json.dumps(
+            state_record(self._inputs, self.identity, self._update), sort_keys=True
+        )
         for i, t in enumerate(self.tables):
             assert t.target is not None
             with files.signals_held():
@@ -452,7 +234,7 @@ class TableSink:
                 )
             except OSError as exc:
                 raise files.os_error(exc, t.target) from None
-        for key in self._leftover:  # rows of inputs not in this run come first, as they were
+        for key in self._update.leftover:  # rows of inputs not in this run come first, as they were
             self._write_kept(key)
 
     def _open_stream(self) -> None:
@@ -499,7 +281,7 @@ class TableSink:
         for piece in pieces:
             self._add(self.tables[table], piece)
 
-    def _add(self, t: _Table, rows: Sequence[Mapping[str, Any]] | ColumnBatch) -> None:
+    def _add(self, t: TableFile, rows: Sequence[Mapping[str, Any]] | ColumnBatch) -> None:
         try:
             if self.mode == "file":
                 t.flush_kept()
@@ -523,7 +305,7 @@ class TableSink:
         end = len(self._inputs) if inp is None else self._order.get(inp.path, self._pos)
         while self._pos < end:
             key = self._inputs[self._pos].display
-            if key in self._kept_keys:
+            if key in self._update.kept:
                 self._write_kept(key)
             self._pos += 1
         if inp is not None and self._pos == end:
@@ -571,14 +353,12 @@ class TableSink:
         main = self.tables[0]
         if main.fmt != "parquet":
             assert main.tmp is not None and main.target is not None
-            st = os.stat(main.tmp)
-            state = json.loads(self._state_text)
-            state["table"] = [st.st_size, st.st_mtime_ns]
+            text = stamped(self._state_text, main.tmp)
             with files.signals_held():
                 companion = files.temp_path(state_path(main.target))
                 pairs.append((companion, state_path(main.target)))
                 self._companion = companion  # removed by abort() if the next steps fail
-            companion.write_text(json.dumps(state, sort_keys=True))
+            companion.write_text(text)
         replace = self.options.existing in (Existing.OVERWRITE, Existing.UPDATE)
         if not self._existed and main.fmt != "parquet" and main.target is not None:
             # A state companion left without its table (the table was deleted): stale.
@@ -628,23 +408,6 @@ class TableSink:
             self._release()
 
 
-def _rows_of(table: Any, rows: Sequence[int]) -> Any:
-    """``table.take(rows)`` as zero-copy slices of consecutive runs (``take`` of a list of
-    Python ints imports pandas: 0.3 s)."""
-    import pyarrow as pa
-
-    pieces = []
-    start = prev = rows[0]
-    for r in [*rows[1:], None]:
-        if r is not None and r == prev + 1:
-            prev = r
-            continue
-        pieces.append(table.slice(start, prev - start + 1))
-        if r is not None:
-            start = prev = r
-    return pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
-
-
 def _isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
@@ -652,10 +415,11 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    keys = sorted(set(old) | set(new))
-    parts = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
-    return "; ".join(parts[:4]) + ("; ..." if len(parts) > 4 else "") if parts else "unknown"
-
-
-__all__ = ["OutputError", "TableSink", "TableSpec", "signature", "state_path"]
+__all__ = [
+    "ROWS_PER_GROUP",
+    "OutputError",
+    "TableSink",
+    "TableSpec",
+    "signature",
+    "state_path",
+]
