@@ -12,8 +12,9 @@ it would change nothing for an input. :mod:`~audiokit.preprocess.chain`
 step is one entry here, its settings field on
 :class:`~audiokit.preprocess.chain.Plan`, and its function.
 
-This module is light (no numpy): the CLI builds ``--help`` from it. The step
-functions are named by :class:`~audiokit.preprocess.spec.Ref` and imported when first run
+The step functions are named by :class:`~audiokit.preprocess.spec.Ref` and
+resolved when first run: they take a :class:`~audiokit.preprocess.chain.Plan`,
+whose module reads this table, so a direct reference would be an import cycle
 (the types of the table are in :mod:`audiokit.preprocess.spec`).
 """
 

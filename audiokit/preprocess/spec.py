@@ -1,6 +1,6 @@
 """The vocabulary of the step table: :class:`Step`, its :class:`Option` specs, :class:`Ref`.
 
-Click-free and light (no numpy): :mod:`audiokit.preprocess.registry` builds
+Click-free: :mod:`audiokit.preprocess.registry` builds
 the table :data:`~audiokit.preprocess.registry.STEPS` from these, and the CLI
 turns each :class:`Option` into a click option.
 """
