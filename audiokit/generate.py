@@ -153,7 +153,7 @@ def check(sig: Signal) -> None:
         raise UsageError("the phase must be a finite number of radians")
     wanted = {"sine": "one frequency", "chirp": "two frequencies, START:END"}
     count = {"sine": 1, "chirp": 2}.get(sig.kind)
-    if sig.kind in TONES + ("chirp",):
+    if sig.kind in (*TONES, "chirp"):
         if not sig.freqs or (count is not None and len(sig.freqs) != count):
             need = wanted.get(sig.kind, "one or more frequencies")
             raise UsageError(f"{sig.kind} needs {need} (--freq)")
@@ -313,7 +313,7 @@ def fade_gain(start: int, n: int, frames: int, fade: int) -> np.ndarray | None:
     cos(pi k / L)``), at most half the signal at each end.
     """
     length = min(fade, frames // 2)
-    if length <= 0 or length <= start and start + n <= frames - length:
+    if length <= 0 or (length <= start and start + n <= frames - length):
         return None
     k = np.arange(start, start + n)
     ramp_in = 0.5 - 0.5 * np.cos(np.pi * np.minimum(k, length) / length)
