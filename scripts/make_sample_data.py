@@ -31,6 +31,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from audiokit import generate
+
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "sample_data"
 
 SPEECH_TEXT = (
@@ -99,7 +101,11 @@ def time_axis(duration_s: float, rate: int) -> np.ndarray:
 
 
 def sine(freq_hz: float, duration_s: float, rate: int, amplitude: float = 1.0) -> np.ndarray:
-    """Return ``amplitude * sin(2 pi f t)`` starting at phase zero.
+    """Return ``amplitude * sin(2 pi f t)`` starting at phase zero (``audiokit generate sine``).
+
+    ``audiokit.generate`` scales a tone to its sample peak; here the unit sine is scaled by
+    ``amplitude`` itself (:func:`audiokit.generate.render`'s ``scale``), which keeps the
+    committed files byte-identical.
 
     Parameters
     ----------
@@ -110,14 +116,15 @@ def sine(freq_hz: float, duration_s: float, rate: int, amplitude: float = 1.0) -
     rate : int
         Sample rate in Hz.
     amplitude : float, optional
-        Peak amplitude.
+        Peak amplitude (any positive value: the overdriven sample is clipped afterwards).
 
     Returns
     -------
     numpy.ndarray
         Mono float64 signal.
     """
-    return amplitude * np.sin(2.0 * np.pi * freq_hz * time_axis(duration_s, rate))
+    sig = generate.make("sine", sr=rate, duration=duration_s, freqs=[freq_hz])
+    return generate.render(sig, dtype=np.float64, scale=amplitude)[0]
 
 
 def harmonic_tone(

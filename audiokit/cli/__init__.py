@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "audiokit.cli.train:evaluate_cmd",
     "predict": "audiokit.cli.train:predict_cmd",
     "anomaly": "audiokit.cli.anomaly:anomaly_group",
+    "generate": "audiokit.cli.generate:generate_cmd",
 }
 
 
@@ -50,6 +51,7 @@ SUMMARIES: dict[str, str] = {
     "evaluate": "Evaluate a classifier on held-out data.",
     "predict": "Predict the class of each file, with every class's probability.",
     "anomaly": "Anomaly detection from recordings of normal operation.",
+    "generate": "Write a test signal: tones, chirps, white/pink/brown noise, silence.",
 }
 
 

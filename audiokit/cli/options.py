@@ -348,3 +348,30 @@ def fmax_option() -> Callable[[F], F]:
         default=None,
         help="Highest frequency in Hz (default: half the sample rate).",
     )
+
+
+#: Audio formats commands write (``--format`` of audio outputs).
+AUDIO_FORMATS = ("wav", "flac", "ogg")
+
+
+def _subtype(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.upper() not in ("PCM_16", "PCM_24", "FLOAT"):
+        raise click.BadParameter(f"{value!r} is not one of PCM_16, PCM_24, FLOAT")
+    return value.upper()
+
+
+def subtype_option(help: str) -> Callable[[F], F]:
+    """``--subtype PCM_16|PCM_24|FLOAT`` (any case) of audio outputs."""
+    return click.option(
+        "--subtype",
+        metavar="[PCM_16|PCM_24|FLOAT]",
+        callback=lambda ctx, param, v: _subtype(v),
+        help=help,
+    )
+
+
+no_dither_option = click.option(
+    "--no-dither", is_flag=True, help="No TPDF dither when reducing resolution to PCM_16/PCM_24."
+)

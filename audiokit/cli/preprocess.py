@@ -29,10 +29,12 @@ from audiokit.cli.options import (
     csv_option,
     json_option,
     name_option,
+    no_dither_option,
     output_option,
     output_policy_options,
     span_options,
     sr_option,
+    subtype_option,
 )
 from audiokit.errors import UsageError
 from audiokit.inputs import Input
@@ -93,14 +95,6 @@ def _order_lines() -> str:
     return "\n".join(
         textwrap.wrap(" > ".join(DEFAULT_ORDER), 72, initial_indent="  ", subsequent_indent="  ")
     )
-
-
-def _subtype(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if value.upper() not in ("PCM_16", "PCM_24", "FLOAT"):
-        raise click.BadParameter(f"{value!r} is not one of PCM_16, PCM_24, FLOAT")
-    return value.upper()
 
 
 def _task(job: Any, inp: Input) -> Any:
@@ -196,15 +190,8 @@ memory (--streaming on/off forces the choice).
     type=click.Choice(["wav", "flac", "ogg"]),
     help="Output format (default: -o FILE's extension, else the input's, else wav).",
 )
-@click.option(
-    "--subtype",
-    metavar="[PCM_16|PCM_24|FLOAT]",
-    callback=lambda ctx, param, v: _subtype(v),
-    help="Sample encoding (default: the input's when the format allows it).",
-)
-@click.option(
-    "--no-dither", is_flag=True, help="No TPDF dither when reducing resolution to PCM_16/PCM_24."
-)
+@subtype_option("Sample encoding (default: the input's when the format allows it).")
+@no_dither_option
 @name_option("{stem}.{ext}', segments '{stem}_{index:03d}.{ext}")
 @output_policy_options(per_file=True, tables=True)
 @click.option("--dry-run", is_flag=True, help="Report what would change; write no audio.")
