@@ -114,7 +114,7 @@ def _base(paths: list[str], out: Path) -> float:
 def _startup() -> float:
     """Fixed cost of a fresh audiokit features process on one clip (best of three)."""
     tiny = make_clips(DATA / "features_one", 1)
-    args = [AUDIOKIT, "features", str(tiny), "-q", "-o", str(DATA / "one.parquet")]
+    args = [AUDIOKIT, "features", str(tiny), "-q", "--overwrite", "-o", str(DATA / "one.parquet")]
     return min(_time(args) for _ in range(3))
 
 
@@ -127,7 +127,7 @@ def main() -> None:
     long60 = make_long(DATA / "long_3600.wav", HOUR)
 
     _time(_baseline_cmd(clip_paths[:3], out / "warm.parquet"))  # numba cache, page cache
-    ours_cmd = [AUDIOKIT, "features", "-q", "-j", "2"]
+    ours_cmd = [AUDIOKIT, "features", "-q", "--overwrite", "-j", "2"]
     _time([*ours_cmd, *clip_paths[:3], "-o", str(out / "warm2.parquet")])
 
     start = _startup()
@@ -160,7 +160,16 @@ def main() -> None:
 
     for name, extra in (("exact defaults", []), ("--frame-local", local)):
         wall, rss = peak_rss_mb(
-            [AUDIOKIT, "features", "-q", *extra, str(long60), "-o", str(out / "ours_hour.parquet")]
+            [
+                AUDIOKIT,
+                "features",
+                "-q",
+                "--overwrite",
+                *extra,
+                str(long60),
+                "-o",
+                str(out / "ours_hour.parquet"),
+            ]
         )
         print(f"one 1-hour file, {name}: {wall:.1f} s, peak RSS {rss:.0f} MiB", flush=True)
 
@@ -169,7 +178,16 @@ def main() -> None:
             long3 = make_long(Path(tmp) / "long_3h.flac", 3 * HOUR)
             for name, extra in (("exact defaults", []), ("--frame-local", local)):
                 wall, rss = peak_rss_mb(
-                    [AUDIOKIT, "features", "-q", *extra, str(long3), "-o", str(Path(tmp) / "o.pq")]
+                    [
+                        AUDIOKIT,
+                        "features",
+                        "-q",
+                        "--overwrite",
+                        *extra,
+                        str(long3),
+                        "-o",
+                        str(Path(tmp) / "o.pq"),
+                    ]
                 )
                 print(f"one 3-hour file, {name}: {wall:.1f} s, peak RSS {rss:.0f} MiB", flush=True)
 

@@ -14,23 +14,55 @@ import numpy as np
 from audiokit.dsp.filters import fft_frequencies
 
 
-def _parabolic_shift(S: np.ndarray) -> np.ndarray:
-    """librosa's ``_parabolic_interpolation`` along axis 0 (0 at the edges, dtype of ``S``)."""
-    x = S.astype(np.float64)
-    shift = np.zeros(S.shape, dtype=np.float64)
-    a = x[2:] + x[:-2] - 2 * x[1:-1]
-    b = (x[2:] - x[:-2]) / 2
-    ok = np.abs(b) < np.abs(a)
-    np.divide(-b, a, out=shift[1:-1], where=ok)
-    return shift.astype(S.dtype)
+def _peaks(
+    S: np.ndarray, sr: float, n_fft: int, fmin: float, fmax: float, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pitched bins of :func:`piptrack`: (bin, frame, pitch, magnitude), shape (n,) each.
 
-
-def _localmax(x: np.ndarray) -> np.ndarray:
-    """``librosa.util.localmax(x, axis=0)``: ``x[i] > x[i-1]`` and ``x[i] >= x[i+1]``."""
-    out = np.zeros(x.shape, dtype=bool)
-    out[1:-1] = (x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:])
-    out[-1] = x[-1] > x[-2]
-    return out
+    Only the rows of ``[fmin, fmax)`` and their neighbours are examined; the values are
+    computed as librosa computes them everywhere (``np.gradient`` along frequency, the
+    parabolic shift in float64 cast to the dtype of ``S``).
+    """
+    n_bins = S.shape[0]
+    freqs = fft_frequencies(sr=sr, n_fft=n_fft)
+    rows = np.flatnonzero((max(fmin, 0.0) <= freqs) & (freqs < min(fmax, float(sr) / 2)))
+    rows = rows[rows < n_bins]
+    empty = np.zeros(0, dtype=np.intp)
+    if not rows.size or S.shape[1] == 0 or n_bins < 2:
+        return empty, empty, np.zeros(0, S.dtype), np.zeros(0, S.dtype)
+    lo, hi = int(rows[0]), int(rows[-1]) + 1
+    a, b = max(lo - 1, 0), min(hi + 1, n_bins)
+    ref = threshold * np.max(S, axis=0)
+    X = S[a:b] * (S[a:b] > ref)
+    # librosa.util.localmax along frequency: x[i] > x[i-1] and x[i] >= x[i+1]; never
+    # the first row, the last when above its neighbour
+    lm = np.zeros((hi - lo, S.shape[1]), dtype=bool)
+    first, last = max(lo, 1), min(hi, n_bins - 1)
+    if last > first:
+        j0, j1 = first - a, last - a
+        lm[first - lo : last - lo] = (X[j0:j1] > X[j0 - 1 : j1 - 1]) & (
+            X[j0:j1] >= X[j0 + 1 : j1 + 1]
+        )
+    if hi == n_bins:
+        lm[-1] = X[-1] > X[-2]
+    ki, t = np.nonzero(lm)
+    i = ki + lo
+    inner = (i > 0) & (i < n_bins - 1)
+    s0 = S[i, t]
+    sp, sm = S[np.minimum(i + 1, n_bins - 1), t], S[np.maximum(i - 1, 0), t]
+    # _parabolic_interpolation: 0 at the edges and when the optimum is over a bin away
+    x0, xp, xm = s0.astype(np.float64), sp.astype(np.float64), sm.astype(np.float64)
+    pa = xp + xm - 2 * x0
+    pb = (xp - xm) / 2
+    ok = inner & (np.abs(pb) < np.abs(pa))
+    shift64 = np.zeros(len(i), dtype=np.float64)
+    np.divide(-pb, pa, out=shift64, where=ok)
+    shift = shift64.astype(S.dtype)
+    # np.gradient: central differences inside, one-sided at the edges
+    avg = np.where(inner, (sp - sm) / S.dtype.type(2), np.where(i == 0, sp - s0, s0 - sm))
+    dskew = S.dtype.type(0.5) * avg.astype(S.dtype) * shift
+    pitches = ((i + shift) * float(sr) / n_fft).astype(S.dtype)
+    return i, t, pitches, (s0 + dskew).astype(S.dtype)
 
 
 def piptrack(
@@ -62,19 +94,11 @@ def piptrack(
     """
     S = np.abs(S)
     n_fft = 2 * (S.shape[0] - 1) if n_fft is None else n_fft
-    fmin = max(fmin, 0.0)
-    fmax = min(fmax, float(sr) / 2)
-    freqs = fft_frequencies(sr=sr, n_fft=n_fft)
-    avg = np.gradient(S, axis=0)
-    shift = _parabolic_shift(S)
-    dskew = 0.5 * avg * shift
+    i, t, p, m = _peaks(S, sr, n_fft, fmin, fmax, threshold)
     pitches = np.zeros_like(S)
     mags = np.zeros_like(S)
-    freq_mask = ((fmin <= freqs) & (freqs < fmax))[:, None]
-    ref = threshold * np.max(S, axis=0, keepdims=True) if S.size else S
-    idx = np.nonzero(freq_mask & _localmax(S * (ref < S)))
-    pitches[idx] = (idx[0] + shift[idx]) * float(sr) / n_fft
-    mags[idx] = S[idx] + dskew[idx]
+    pitches[i, t] = p
+    mags[i, t] = m
     return pitches, mags
 
 
@@ -163,13 +187,15 @@ class TuningEstimate:
 
     def pitched(self, *, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Magnitudes (float32) and histogram bins (uint8) of the pitched bins of ``S``."""
-        pitch, mag = piptrack(S=S, sr=self.sr, n_fft=self.n_fft)
-        mask = pitch > 0
-        residual = _residuals(pitch[mask], self.bins_per_octave)
+        S = np.abs(S)
+        n_fft = 2 * (S.shape[0] - 1) if self.n_fft is None else self.n_fft
+        _, _, p, m = _peaks(S, self.sr, n_fft, 150.0, 4000.0, 0.1)
+        mask = p > 0
+        residual = _residuals(p[mask], self.bins_per_octave)
         n_bins = len(self.edges) - 1
         # np.histogram's rule: [edge_i, edge_i+1), the last bin closed
         b = np.clip(np.searchsorted(self.edges, residual, side="right") - 1, 0, n_bins - 1)
-        return mag[mask].astype(np.float32), b.astype(np.uint8)
+        return m[mask].astype(np.float32), b.astype(np.uint8)
 
     def add(
         self, *, S: np.ndarray | None = None, pitched: tuple[np.ndarray, np.ndarray] | None = None

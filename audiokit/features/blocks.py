@@ -209,7 +209,9 @@ def iter_blocks(
         Features of frames ``first_frame .. first_frame + n``.
     """
     several = n_blocks(source, p, block_frames) > 1
-    refs = file_refs(source.reopen(), sr, p, block_frames, jobs) if several else None
+    refs = None
+    if several and needs_refs(p):  # the first pass, over a second reading of the samples
+        refs = file_refs(source.reopen(), sr, p, block_frames, jobs)
     if jobs <= 1 or not several:
         for f0, y, ext, core, width, edges in _plan(source, sr, p, block_frames):
             yield f0, compute_block(y, sr, p, ext, core, width, edges, refs)
