@@ -283,26 +283,35 @@ def test_fuzzed_files_end_as_success_or_one_clean_line(sample_dir: Path, tmp_pat
     assert 20 < peak < 500, f"{peak:.0f} MiB"
 
 
+#: Runs a command and prints its exit code and the ``wait4`` peak RSS (KiB) of it alone.
+_MEASURE = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)\n"
+)
+
+
 def _run_measured(*args: object, timeout: float) -> tuple[int, str, float]:
     """Run audiokit; exit code, stderr, and the peak RSS (MiB) of it and its workers alone.
 
     ``os.wait4`` gives the rusage of that one child and the descendants it waited for (not
-    of everything this test process forked before, as ``RUSAGE_CHILDREN`` would).
+    of everything this test process forked before, as ``RUSAGE_CHILDREN`` would). The
+    child is started by a fresh interpreter, not by this process: a forked child inherits
+    its parent's peak RSS (Linux copies the high-water mark with the address space, and
+    ``exec`` keeps it), so a pytest worker that once held 600 MB would be measured instead.
     """
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([EXE, *map(str, args)], stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise TimeoutError(args)
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc = subprocess.run(
+            [sys.executable, "-c", _MEASURE, EXE, *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            timeout=timeout,
+        )
+        code, maxrss = proc.stdout.split()
         err.seek(0)
-        return proc.returncode, err.read(), usage.ru_maxrss / 1024
+        return int(code), err.read(), int(maxrss) / 1024
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")

@@ -51,7 +51,8 @@ def test_parquet_summary_rows(runner, cli, dataset, tmp_path) -> None:
     assert params["n_mfcc"] == 13 and params["sr"] == SR and params["n_fft"] == 2048
     assert meta[b"librosa.version"].decode() == librosa.__version__
     assert meta[b"audiokit.version"]
-    assert json.loads(meta[b"audiokit.features.constants"])["chroma"]["tuning"] == 0.0
+    assert json.loads(meta[b"audiokit.features.constants"])["chroma"]["tuning"] == "estimated"
+    assert params["frame_local"] is False
     # The tiny clip (1 frame) still has a full row: deltas NaN, everything else finite.
     tiny = df[df.path.str.endswith("tiny.wav")].iloc[0]
     assert np.isnan(tiny["mfcc_delta_00_mean"])

@@ -46,6 +46,7 @@ def feature_params_options(func: F) -> F:
             fmin=fmin,
             fmax=fmax,
             stats=parse_stats(kw.pop("stats")),
+            frame_local=kw.pop("frame_local"),
         )
         check_spectral(n_fft, hop, n_mels, fmin, fmax, sr)
         return func(params=params, **kw)
@@ -74,6 +75,14 @@ def feature_params_options(func: F) -> F:
         n_mfcc_option(13),
         fmin_option(),
         fmax_option(),
+        click.option(
+            "--frame-local",
+            is_flag=True,
+            help="Make every frame depend on its neighbourhood only: dB values with a fixed "
+            "-100 dB floor instead of librosa's 80 dB below the file's maximum, chroma at "
+            "A440 instead of the file's estimated tuning. Blocks, segments and whole files "
+            "then agree, and long files take one pass instead of two.",
+        ),
     ]
     for opt in reversed(opts):
         wrapper = opt(wrapper)

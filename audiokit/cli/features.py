@@ -107,13 +107,14 @@ Examples:
   audiokit features song.flac --frames -o song_frames.parquet
   audiokit features talk.wav --segment 5 --overlap 2.5 --stats mean,median,p90 -o talk.csv
   audiokit features --list-columns --features mfcc --n-mfcc 20
+  audiokit features long.flac --segment 10 --frame-local -o long.parquet   # one pass
 \b
 Feature groups (--features, comma list; 'default' and 'all' also work):
   mfcc      MFCC (--n-mfcc) + delta + delta-delta      [default]
   mel       mel band energies in dB (--n-mels)         [default]
   spectral  centroid, bandwidth, rolloff, contrast(7), flatness   [default]
   zcr, rms  zero-crossing rate, RMS energy             [default]
-  chroma    chroma from the STFT (A440)                [default]
+  chroma    chroma from the STFT (file's tuning)       [default]
   onset     onset strength                             [default]
   tempo     tempo (BPM) and beat count per file/segment [default]
   cens      chroma CENS (constant-Q)                   [opt-in, slower]
@@ -188,6 +189,10 @@ def features_cmd(
     (mfcc_00_mean, spectral_centroid_std, ...), as float32, after the columns
     path, [label], duration, sample_rate ([segment, start, end] with --segment;
     frame, time with --frames, where per-file values such as tempo are left out).
+
+    Values equal librosa's defaults on the whole file (dB floored 80 dB below the
+    file's maximum, chroma at its estimated tuning; files over one block take two
+    passes); --frame-local makes each frame depend on its neighbourhood only.
 
     Short clips give valid rows (deltas shrink to the clip; NaN under 3 frames);
     long files are processed in blocks with bounded memory.
@@ -305,16 +310,17 @@ def _metadata(params: FeatureParams, options: dict[str, Any]) -> dict[str, str]:
         "librosa.version": version("librosa"),
         "audiokit.features.params": params.to_json(),
         "audiokit.features.options": json.dumps(options, sort_keys=True),
-        "audiokit.features.constants": json.dumps(_constants(), sort_keys=True),
+        "audiokit.features.constants": json.dumps(_constants(params), sort_keys=True),
     }
 
 
-def _constants() -> dict[str, Any]:
+def _constants(params: FeatureParams) -> dict[str, Any]:
     """Fixed analysis choices (not options), recorded with the parameters."""
 
+    local = params.frame_local
     return {
         "stft": {"window": "hann", "center": True, "pad_mode": "constant"},
-        "db": {"amin": schema.AMIN, "ref": 1.0, "top_db": None},
+        "db": {"amin": schema.AMIN, "ref": 1.0, "top_db": None if local else schema.TOP_DB},
         "mel": {"htk": False, "norm": "slaney"},
         "mfcc": {"dct_type": 2, "norm": "ortho", "lifter": 0, "delta_width": 9},
         "zcr": {"frame_length": "n_fft", "threshold": 1e-10},
@@ -325,7 +331,7 @@ def _constants() -> dict[str, Any]:
             "contrast_bands": schema.CONTRAST_BANDS,
             "contrast_quantile": 0.02,
         },
-        "chroma": {"tuning": 0.0, "n_chroma": 12, "norm": "inf"},
+        "chroma": {"tuning": 0.0 if local else "estimated", "n_chroma": 12, "norm": "inf"},
         "cqt": {
             "fmin": groups.CQT_FMIN,
             "bins_per_octave": groups.CQT_BINS_PER_OCTAVE,

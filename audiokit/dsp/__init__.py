@@ -15,7 +15,10 @@ names them:
   ``mel_to_hz``, ``mel_frequencies``, ``fft_frequencies``;
 - :mod:`audiokit.dsp.feature`: ``rms``, ``zero_crossing_rate``, ``melspectrogram``,
   ``mfcc``, ``delta``, ``spectral_centroid``/``bandwidth``/``rolloff``/``flatness``/
-  ``contrast``, ``chroma_stft``;
+  ``contrast`` (and ``contrast_peaks_valleys``, its dB inputs), ``chroma_stft``;
+- :mod:`audiokit.dsp.pitch`: ``piptrack``, ``pitch_tuning``, ``estimate_tuning`` (what
+  ``chroma_stft(tuning=None)`` uses) and the streaming
+  :class:`~audiokit.dsp.pitch.TuningEstimate` (the same estimate from runs of frames);
 - :mod:`audiokit.dsp.onset`: ``onset_strength``, ``peak_pick``, ``onset_detect``;
 - :mod:`audiokit.dsp.beat`: ``tempo``, ``beat_track``, ``tempo_frequencies`` and the
   streaming :class:`~audiokit.dsp.beat.Tempogram` (tempo in bounded memory);

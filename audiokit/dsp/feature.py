@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from audiokit.dsp import filters
+from audiokit.dsp.pitch import estimate_tuning
 from audiokit.dsp.spectrum import power_to_db, stft
 from audiokit.dsp.util import negative, normalize
 
@@ -123,8 +124,8 @@ def mfcc(
     Returns
     -------
     np.ndarray, shape (..., n_mfcc, t), dtype of ``S``
-        The DCT is a matrix product in that dtype (librosa's ``scipy.fft.dct`` differs in
-        the last bits).
+        The DCT is a matrix product in float64 (librosa's float32 ``scipy.fft.dct``
+        differs in the last bits).
     """
     if S is None:
         if y is None:
@@ -134,7 +135,9 @@ def mfcc(
             fmin=fmin, fmax=fmax,
         )  # fmt: skip
         S = power_to_db(S=mel_power)
-    return filters.dct(n_mfcc, S.shape[-2]).astype(S.dtype) @ S
+    # in float64, cast back: a float32 product's rounding depends on the matrix shape
+    # (BLAS), so blocks and whole files would differ in the last bits of large coefficients
+    return (filters.dct(n_mfcc, S.shape[-2]) @ S.astype(np.float64)).astype(S.dtype)
 
 
 @functools.lru_cache(maxsize=32)
@@ -163,11 +166,14 @@ def delta(*, data: np.ndarray, width: int = 9, order: int = 1) -> np.ndarray:
     """
     if width < 3 or width % 2 == 0 or data.shape[-1] < width:
         raise ValueError(f"delta width {width} must be odd, >= 3 and <= the frames")
-    w = _delta_weights(width, order).astype(data.dtype)
+    w = _delta_weights(width, order)
     half = width // 2
     n = data.shape[-1]
     out = np.empty_like(data)
-    out[:, half : n - half] = np.lib.stride_tricks.sliding_window_view(data, width, axis=-1) @ w
+    # in float64: the weights sum to 0, so a float32 product's rounding (which depends on
+    # the matrix shape in BLAS) would be the whole result on a steady signal
+    windows = np.lib.stride_tricks.sliding_window_view(data, width, axis=-1)
+    out[:, half : n - half] = windows.astype(np.float64) @ w
     out[:, :half] = out[:, half : half + 1]
     out[:, n - half :] = out[:, n - half - 1 : n - half]
     return out
@@ -264,6 +270,51 @@ def spectral_flatness(*, S: np.ndarray, amin: float = 1e-10, power: float = 2.0)
     return (gmean / np.mean(S_thresh, axis=0))[None, :]
 
 
+def contrast_peaks_valleys(
+    *,
+    S: np.ndarray,
+    sr: float = 22050,
+    n_fft: int | None = None,
+    n_bands: int = 6,
+    fmin: float = 200.0,
+    quantile: float = 0.02,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The band peaks and valleys of :func:`spectral_contrast`, before their dB conversion.
+
+    Returns
+    -------
+    peak, valley : np.ndarray, shape (n_bands + 1, t), float64
+        Mean of the top / bottom ``quantile`` of each octave band's magnitudes.
+
+    Raises
+    ------
+    ValueError
+        A band starts above the Nyquist frequency (as librosa).
+    """
+    freq = filters.fft_frequencies(sr=sr, n_fft=_n_fft(S, n_fft))
+    octa = np.zeros(n_bands + 2)
+    octa[1:] = fmin * (2.0 ** np.arange(0, n_bands + 1))
+    if np.any(octa[:-1] >= 0.5 * sr):
+        raise ValueError("Frequency band exceeds Nyquist. Reduce either fmin or n_bands.")
+    valley = np.zeros((n_bands + 1, S.shape[1]))
+    peak = np.zeros_like(valley)
+    for k, (f_low, f_high) in enumerate(itertools.pairwise(octa)):
+        band = np.logical_and(freq >= f_low, freq <= f_high)
+        idx = np.flatnonzero(band)
+        if k > 0:
+            band[idx[0] - 1] = True
+        if k == n_bands:
+            band[idx[-1] + 1 :] = True
+        sub = S[band, :]
+        if k < n_bands:
+            sub = sub[:-1, :]
+        q = max(int(np.rint(quantile * np.sum(band))), 1)
+        srt = np.sort(sub, axis=0)
+        valley[k] = np.mean(srt[:q], axis=0, dtype=np.float64)
+        peak[k] = np.mean(srt[-q:], axis=0, dtype=np.float64)
+    return peak, valley
+
+
 def spectral_contrast(
     *,
     S: np.ndarray,
@@ -295,27 +346,9 @@ def spectral_contrast(
     ValueError
         A band starts above the Nyquist frequency (as librosa).
     """
-    freq = filters.fft_frequencies(sr=sr, n_fft=_n_fft(S, n_fft))
-    octa = np.zeros(n_bands + 2)
-    octa[1:] = fmin * (2.0 ** np.arange(0, n_bands + 1))
-    if np.any(octa[:-1] >= 0.5 * sr):
-        raise ValueError("Frequency band exceeds Nyquist. Reduce either fmin or n_bands.")
-    valley = np.zeros((n_bands + 1, S.shape[1]))
-    peak = np.zeros_like(valley)
-    for k, (f_low, f_high) in enumerate(itertools.pairwise(octa)):
-        band = np.logical_and(freq >= f_low, freq <= f_high)
-        idx = np.flatnonzero(band)
-        if k > 0:
-            band[idx[0] - 1] = True
-        if k == n_bands:
-            band[idx[-1] + 1 :] = True
-        sub = S[band, :]
-        if k < n_bands:
-            sub = sub[:-1, :]
-        q = max(int(np.rint(quantile * np.sum(band))), 1)
-        srt = np.sort(sub, axis=0)
-        valley[k] = np.mean(srt[:q], axis=0, dtype=np.float64)
-        peak[k] = np.mean(srt[-q:], axis=0, dtype=np.float64)
+    peak, valley = contrast_peaks_valleys(
+        S=S, sr=sr, n_fft=n_fft, n_bands=n_bands, fmin=fmin, quantile=quantile
+    )
     return power_to_db(S=peak, top_db=top_db) - power_to_db(S=valley, top_db=top_db)
 
 
@@ -323,15 +356,15 @@ def chroma_stft(
     *,
     S: np.ndarray,
     sr: float = 22050,
-    tuning: float,
+    tuning: float | None = None,
     n_fft: int | None = None,
     n_chroma: int = 12,
     norm: float = np.inf,
 ) -> np.ndarray:
     """Chromagram of a power spectrogram (``librosa.feature.chroma_stft(S=S, tuning=tuning)``).
 
-    ``tuning`` must be given: librosa's default (None) estimates it from ``S``, which is
-    not ported.
+    ``tuning`` None (librosa's default) estimates it from ``S``
+    (:func:`audiokit.dsp.pitch.estimate_tuning`, ``bins_per_octave=n_chroma``).
 
     Parameters
     ----------
@@ -342,5 +375,7 @@ def chroma_stft(
     -------
     np.ndarray, shape (n_chroma, t), dtype of ``S``
     """
+    if tuning is None:
+        tuning = estimate_tuning(S=S, sr=sr, bins_per_octave=n_chroma)
     fb = filters.chroma(sr=sr, n_fft=_n_fft(S, n_fft), n_chroma=n_chroma, tuning=tuning)
     return normalize(fb @ S, norm=norm, axis=0)

@@ -61,17 +61,43 @@ def stft(
 
     Returns
     -------
-    np.ndarray, shape (..., 1 + n_fft // 2, n_frames), complex64
+    np.ndarray, shape (..., 1 + n_fft // 2, n_frames), complex64 (complex128 for float64 ``y``)
         ``n_frames = 1 + n // hop_length`` when centred, ``1 + (n - n_fft) // hop_length``
-        otherwise. Computed with :func:`audiokit.dsp.fft.rfft` (pocketfft either way).
+        otherwise. As librosa, the windowed frames and their FFT are float64 (a float32
+        FFT's rounding noise, ~1e-9 of the loudest bin, shows in the dB of quiet bands),
+        cast to the output dtype; computed :data:`STFT_CHUNK` samples of frames at a
+        time with :func:`audiokit.dsp.fft.rfft` (pocketfft either way).
     """
     hop = n_fft // 4 if hop_length is None else hop_length
     if center:
         pad = [(0, 0)] * (y.ndim - 1) + [(n_fft // 2, n_fft // 2)]
         y = np.pad(y, pad, mode=pad_mode)  # type: ignore[call-overload]
     frames = np.lib.stride_tricks.sliding_window_view(y, n_fft, axis=-1)[..., ::hop, :]
-    win = get_window(window, n_fft).astype(y.dtype)
-    return np.swapaxes(rfft(frames * win, axis=-1), -1, -2)
+    win = _window64(window, n_fft)
+    out_dtype = np.complex128 if y.dtype == np.float64 else np.complex64
+    out = np.empty((*frames.shape[:-1], 1 + n_fft // 2), dtype=out_dtype)
+    step = max(1, STFT_CHUNK // n_fft)
+    for i in range(0, frames.shape[-2], step):
+        out[..., i : i + step, :] = rfft(frames[..., i : i + step, :] * win, axis=-1)
+    return np.swapaxes(out, -1, -2)
+
+
+#: Samples of windowed frames transformed at a time by :func:`stft` (float64: 8 MB).
+STFT_CHUNK = 1 << 20
+
+
+@functools.lru_cache(maxsize=16)
+def _window64(window: str, Nx: int) -> np.ndarray:
+    """:func:`get_window` in float64 (librosa multiplies the frames by it in float64)."""
+    if window in ("hann", "hanning"):
+        k = np.arange(Nx, dtype=np.float64)
+        win = 0.5 - 0.5 * np.cos(2.0 * np.pi * k / Nx)
+    else:
+        from scipy.signal import get_window as scipy_window  # lazy on purpose (see above)
+
+        win = np.asarray(scipy_window(window, Nx, fftbins=True), dtype=np.float64)
+    win.setflags(write=False)
+    return win
 
 
 def power_to_db(

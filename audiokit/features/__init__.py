@@ -186,6 +186,7 @@ def extract(
     window_hop: float | None = None,
     block_frames: int | None = None,
     jobs: int = 1,
+    frame_local: bool = False,
 ) -> FeatureResult:
     """Extract features from a signal in memory.
 
@@ -212,6 +213,9 @@ def extract(
         depend on it (exactly for STFT groups, within tolerance for CQT/pYIN).
     jobs
         Processes computing blocks in parallel (useful for long signals only).
+    frame_local
+        Each frame from its neighbourhood only (fixed -100 dB floor, A440 chroma; see
+        :class:`FeatureParams`) instead of librosa's whole-signal defaults.
 
     Returns
     -------
@@ -228,6 +232,7 @@ def extract(
         fmin=fmin,
         fmax=fmax,
         stats=stats,
+        frame_local=frame_local,
     )
     y = np.ascontiguousarray(to_mono(np.asarray(y, dtype=np.float32)))
     if y.ndim != 1 or len(y) == 0:

@@ -9,6 +9,12 @@ computation gives it. CQT and pYIN groups get 128 frames (~3 s) of context:
 their long filters and Viterbi decoding make block results equal the
 whole-file ones within a tolerance only.
 
+With librosa's whole-file defaults (``FeatureParams.frame_local`` false) values
+depend on the file's dB maxima and chroma tuning: a file of more than one block is
+read twice, a first pass measuring them (:func:`file_refs`: the STFT, mel and
+contrast maxima and pitched bins of every block, no context frames) and a second
+computing the features with them. A file of one block is computed in one pass.
+
 Samples come from a :class:`Source`: an array in memory, or a file decoded
 block by block (``audio_io.iter_blocks``), mixed to mono and resampled with a
 streaming soxr resampler.
@@ -29,11 +35,14 @@ from audiokit import audio_io, pool
 from audiokit.errors import InputError
 from audiokit.features.groups import (
     BlockFeatures,
+    block_refs,
     compute_block,
     context_frames,
     delta_width,
     n_frames_for,
+    needs_refs,
 )
+from audiokit.features.refs import FileRefs, RefAccumulator, RefStats
 from audiokit.features.schema import FeatureParams, frame_columns
 from audiokit.features.stats import MEMORY_BUDGET
 
@@ -42,11 +51,16 @@ BLOCK_FRAMES = 4096
 
 
 class Source(Protocol):
-    """Mono samples read forward: ``take(start, stop)`` with non-decreasing ``start``."""
+    """Mono samples read forward: ``take(start, stop)`` with non-decreasing ``start``.
+
+    ``reopen()`` gives a source of the same samples read again from the start.
+    """
 
     n: int
 
     def take(self, start: int, stop: int) -> np.ndarray: ...
+
+    def reopen(self) -> Source: ...
 
 
 class ArraySource:
@@ -58,6 +72,9 @@ class ArraySource:
 
     def take(self, start: int, stop: int) -> np.ndarray:
         return self.y[start:stop]
+
+    def reopen(self) -> ArraySource:
+        return self
 
 
 class StreamSource:
@@ -77,6 +94,7 @@ class StreamSource:
         first: int = 0,
         last: int | None = None,
     ) -> None:
+        self._args = (path, sr, read_block, first, last)
         self.info = audio_io.probe(path)
         self.native = self.info.samplerate
         self.sr = sr or self.native
@@ -91,6 +109,9 @@ class StreamSource:
         self._have = 0  # samples in _buf and _pending
         self._start = 0
         self._done = False
+
+    def reopen(self) -> StreamSource:
+        return StreamSource(*self._args)
 
     def _pull(self) -> None:
         try:
@@ -126,12 +147,15 @@ def n_blocks(source: Source, p: FeatureParams, block_frames: int = BLOCK_FRAMES)
 
 
 def _plan(
-    source: Source, sr: int, p: FeatureParams, block_frames: int
+    source: Source, sr: int, p: FeatureParams, block_frames: int, ctx: int | None = None
 ) -> Iterator[tuple[int, np.ndarray, tuple[int, int], tuple[int, int], int, tuple[bool, bool]]]:
-    """Blocks to compute: (first frame, samples, ext frames, core frames, delta width, edges)."""
+    """Blocks to compute: (first frame, samples, ext frames, core frames, delta width, edges).
+
+    ``ctx``: context frames on each side (None: :func:`context_frames`).
+    """
     n_frames = n_frames_for(source.n, p)
     width = delta_width(n_frames)
-    ctx = context_frames(p, sr)
+    ctx = context_frames(p, sr) if ctx is None else ctx
     hop = p.hop_length
     pad_frames = -(-(p.n_fft // 2) // hop)
     for f0 in range(0, n_frames, block_frames):
@@ -184,9 +208,13 @@ def iter_blocks(
     BlockFeatures
         Features of frames ``first_frame .. first_frame + n``.
     """
-    if jobs <= 1 or n_blocks(source, p, block_frames) <= 1:
+    several = n_blocks(source, p, block_frames) > 1
+    refs = None
+    if several and needs_refs(p):  # the first pass, over a second reading of the samples
+        refs = file_refs(source.reopen(), sr, p, block_frames, jobs)
+    if jobs <= 1 or not several:
         for f0, y, ext, core, width, edges in _plan(source, sr, p, block_frames):
-            yield f0, compute_block(y, sr, p, ext, core, width, edges)
+            yield f0, compute_block(y, sr, p, ext, core, width, edges, refs)
         return
     # The blocks are the same whatever the number of workers (their statistics are merged
     # block by block, so another split would change the last bits of the values).
@@ -199,16 +227,52 @@ def iter_blocks(
             starts[k] = f0
             yield tuple(rest)
 
-    work = functools.partial(_compute_planned, sr=sr, p=p)
+    work = functools.partial(_compute_planned, sr=sr, p=p, refs=refs)
     for k, result in pool.imap(work, numbered(), jobs, window=2 * jobs, init=single_thread_blas):
         if isinstance(result, (pool.Lost, pool.Raised)):
             raise InputError(f"block {k}: {result.reason}")
         yield starts.pop(k), result
 
 
-def _compute_planned(planned: tuple[Any, ...], sr: int, p: FeatureParams) -> BlockFeatures:
+def _compute_planned(
+    planned: tuple[Any, ...], sr: int, p: FeatureParams, refs: FileRefs | None
+) -> BlockFeatures:
     y, ext, core, width, edges = planned
-    return compute_block(y, sr, p, ext, core, width, edges)
+    return compute_block(y, sr, p, ext, core, width, edges, refs)
+
+
+def file_refs(
+    source: Source, sr: int, p: FeatureParams, block_frames: int = BLOCK_FRAMES, jobs: int = 1
+) -> FileRefs | None:
+    """The first pass: the whole-file references of ``p``'s groups (None: none needed).
+
+    Blocks as :func:`iter_blocks` cuts them, without context frames (each frame is
+    measured once); ``jobs`` workers as there.
+
+    Returns
+    -------
+    FileRefs or None
+        None when ``p`` is frame-local or no selected group needs references.
+    """
+    if not needs_refs(p):
+        return None
+    acc = RefAccumulator(sr)
+    planned = ((y, ext, core) for _, y, ext, core, _, _ in _plan(source, sr, p, block_frames, 0))
+    if jobs <= 1:
+        for y, ext, core in planned:
+            acc.add(block_refs(y, sr, p, ext, core))
+        return acc.result()
+    work = functools.partial(_refs_planned, sr=sr, p=p)
+    for k, result in pool.imap(work, planned, jobs, window=2 * jobs, init=single_thread_blas):
+        if isinstance(result, (pool.Lost, pool.Raised)):
+            raise InputError(f"block {k} (first pass): {result.reason}")
+        acc.add(result)
+    return acc.result()
+
+
+def _refs_planned(planned: tuple[Any, ...], sr: int, p: FeatureParams) -> RefStats:
+    y, ext, core = planned
+    return block_refs(y, sr, p, ext, core)
 
 
 #: Bytes a worker holds whatever it computes (interpreter, numpy, buffers).

@@ -10,12 +10,16 @@ in column order. The computations are the ports of :mod:`audiokit.dsp` (librosa'
 functions given ``S=``); the opt-in CQT groups (CENS and tonnetz share one CQT), HPSS
 and pYIN call librosa.
 
-Departures from librosa's defaults, all so that a frame's value depends on its
-neighbourhood only (blocks, windows and whole files agree):
+By default every value equals librosa's called on the whole signal the tutorials'
+way (``mfcc(y=, sr=)``, ``chroma_stft(y=, sr=)``, ``power_to_db(melspectrogram(...))``):
+dB values (mel, MFCC, spectral contrast, onset strength, tempo) are floored
+``TOP_DB`` (80) below the file's maximum and chroma uses the file's estimated tuning.
+Both depend on the whole file: a file of several blocks gets them from a first pass
+(:func:`block_refs`, merged by :class:`audiokit.features.refs.RefAccumulator`).
 
-- dB values (mel, MFCC, spectral contrast, onset strength) have a fixed floor
-  of -100 dB (``amin=1e-10``) instead of ``top_db=80`` below the loudest frame;
-- chroma (STFT and CQT) uses A440 tuning instead of estimating it per input.
+``FeatureParams.frame_local`` makes a frame's value depend on its neighbourhood only
+(blocks, segments and whole files agree, one pass): a fixed -100 dB floor
+(``amin=1e-10``) and A440 chroma. The CQT groups (CENS, tonnetz) use A440 either way.
 
 Frames are centred at multiples of ``hop_length`` (``center=True``), so a block of a
 long file gives exactly the frames of the whole-file computation as long as it
@@ -24,8 +28,6 @@ carries enough context (see :func:`context_frames`).
 
 from __future__ import annotations
 
-import functools
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from audiokit.dsp import beat, feature, onset, spectrum
+from audiokit.dsp import beat, feature, onset, pitch, spectrum
+from audiokit.features.refs import FileRefs, RefStats
 from audiokit.features.scalars import HpssScalars, Reducer, TempoScalars, VoicedScalars
 from audiokit.features.schema import (
     AMIN,
@@ -42,14 +45,37 @@ from audiokit.features.schema import (
     F0_MIN,
     GROUP_COLUMNS,
     GROUPS,
+    TOP_DB,
     FeatureParams,
     GroupColumns,
 )
+from audiokit.features.spectra import (
+    CQT_BINS_PER_OCTAVE,
+    CQT_FMIN,
+    CQT_OCTAVES,
+    Block,
+    contrast_bands,
+    cqt_octaves,
+    delta_width,
+    n_frames_for,
+    onset_shift,
+)
 
-#: Lowest CQT frequency (C1) and resolution of the CQT-based groups (librosa's defaults).
-CQT_FMIN = 32.70319566257483
-CQT_BINS_PER_OCTAVE = 36
-CQT_OCTAVES = 7
+__all__ = [
+    "CQT_BINS_PER_OCTAVE",
+    "CQT_FMIN",
+    "CQT_OCTAVES",
+    "FEATURE_GROUPS",
+    "Block",
+    "BlockFeatures",
+    "block_refs",
+    "compute_block",
+    "context_frames",
+    "delta_width",
+    "n_frames_for",
+    "reducers",
+]
+
 #: Time half-width of librosa's HPSS median filter (kernel 31).
 HPSS_KERNEL = 31
 #: Context (frames) given to CQT and pYIN blocks: long filters, smoothing, Viterbi.
@@ -86,124 +112,6 @@ class Part:
     hidden: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-class Block:
-    """One stretch of mono audio and what its groups share, each computed at most once.
-
-    Parameters
-    ----------
-    y : np.ndarray, shape (n,), float32
-        Mono samples; its frames are centred at ``k * hop_length`` (k = 0, 1, ...).
-    sr : int
-    p : FeatureParams
-    ext : (int, int)
-        Frames that are exact (their window lies inside ``y`` or reaches a real edge
-        of the file); features with temporal context use them.
-    core : (int, int)
-        Frames to return (inside ``ext``).
-    width : int
-        Delta window for the file (:func:`delta_width`); 0 gives NaN deltas.
-    edges : (bool, bool)
-        Whether ``ext`` starts at the file's first frame / ends at its last.
-    """
-
-    def __init__(
-        self,
-        y: np.ndarray,
-        sr: int,
-        p: FeatureParams,
-        ext: tuple[int, int],
-        core: tuple[int, int],
-        width: int,
-        edges: tuple[bool, bool],
-    ) -> None:
-        self.y, self.sr, self.p = y, sr, p
-        self.ext, self.core, self.width, self.edges = ext, core, width, edges
-        #: The core frames inside ``ext`` (``a:b`` of the ``*_ext`` arrays).
-        self.a, self.b = core[0] - ext[0], core[1] - ext[0]
-
-    @functools.cached_property
-    def S_ext(self) -> np.ndarray:
-        """Magnitude STFT of the ``ext`` frames, shape (1 + n_fft // 2, ext frames)."""
-        D = spectrum.stft(y=self.y, n_fft=self.p.n_fft, hop_length=self.p.hop_length)
-        return np.abs(D[:, self.ext[0] : self.ext[1]])
-
-    @property
-    def S(self) -> np.ndarray:
-        """Magnitude STFT of the core frames."""
-        return self.S_ext[:, self.a : self.b]
-
-    @functools.cached_property
-    def P_ext(self) -> np.ndarray:
-        """Power STFT of the ``ext`` frames."""
-        return self.S_ext**2
-
-    @functools.cached_property
-    def mel_db(self) -> np.ndarray:
-        """Mel spectrogram in dB (ref 1, floor ``AMIN``, no ``top_db``) of the ``ext`` frames."""
-        p = self.p
-        mel = feature.melspectrogram(
-            S=self.P_ext, sr=self.sr, n_fft=p.n_fft, n_mels=p.n_mels, fmin=p.fmin, fmax=p.fmax
-        )
-        return spectrum.power_to_db(S=mel, amin=AMIN, top_db=None)
-
-    @functools.cached_property
-    def cqt(self) -> np.ndarray:
-        """CQT magnitude of all of ``y`` (A440, from C1; :func:`cqt_octaves` octaves)."""
-        import librosa
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # short clips: filters longer than the signal
-            return np.abs(
-                librosa.cqt(
-                    self.y,
-                    sr=self.sr,
-                    hop_length=self.p.hop_length,
-                    fmin=CQT_FMIN,
-                    n_bins=cqt_octaves(self.sr) * CQT_BINS_PER_OCTAVE,
-                    bins_per_octave=CQT_BINS_PER_OCTAVE,
-                    tuning=0.0,
-                )
-            )
-
-    def core_of(self, x: np.ndarray) -> np.ndarray:
-        """The core frames of a per-sample-frame array (last axis indexed like ``y``'s frames)."""
-        return x[..., self.core[0] : self.core[1]]
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def delta_width(n_frames: int) -> int:
-    """Delta window: 9, shrunk to the largest odd width <= n_frames; 0 below 3 frames."""
-    if n_frames < 3:
-        return 0
-    w = min(9, n_frames)
-    return w if w % 2 else w - 1
-
-
-def n_frames_for(n_samples: int, p: FeatureParams) -> int:
-    """Frames of a centred STFT of ``n_samples`` samples (as librosa counts them)."""
-    return 1 + (n_samples + 2 * (p.n_fft // 2) - p.n_fft) // p.hop_length
-
-
-def cqt_octaves(sr: int) -> int:
-    """Octaves of the CQT from C1 that fit under the Nyquist frequency (at most 7)."""
-    return max(1, min(CQT_OCTAVES, int(math.floor(math.log2(sr / 2 / CQT_FMIN / 1.06)))))
-
-
-def contrast_bands(sr: int) -> int:
-    """Spectral-contrast bands (librosa: octaves from 200 Hz) that fit under Nyquist."""
-    n = CONTRAST_BANDS
-    while n > 1 and 200.0 * 2 ** (n - 1) >= sr / 2:
-        n -= 1
-    return n
-
-
-def _onset_shift(p: FeatureParams) -> int:
-    """Frames between a frame and the onset-strength value its flux lands on."""
-    return 1 + p.n_fft // (2 * p.hop_length)
-
-
 # --------------------------------------------------------------------------- computations
 
 
@@ -223,13 +131,35 @@ def _mel(blk: Block) -> Part:
     return Part([blk.mel_db[:, blk.a : blk.b]])
 
 
+def _contrast_db(blk: Block) -> tuple[np.ndarray, np.ndarray]:
+    """Spectral-contrast band peaks and valleys in dB (floor ``AMIN``), core frames."""
+    peak, valley = feature.contrast_peaks_valleys(
+        S=blk.S, sr=blk.sr, n_fft=blk.p.n_fft, n_bands=contrast_bands(blk.sr)
+    )
+    return (
+        spectrum.power_to_db(S=peak, amin=AMIN, top_db=None),
+        spectrum.power_to_db(S=valley, amin=AMIN, top_db=None),
+    )
+
+
+def _floored(blk: Block, db: np.ndarray, name: str) -> np.ndarray:
+    """``db`` floored ``TOP_DB`` below the file's maximum ``name`` (unless frame-local)."""
+    if blk.p.frame_local:
+        return db
+    top = blk.file_value(name, lambda: float(db.max()) if db.size else 0.0)
+    return np.maximum(db, top - TOP_DB)
+
+
 def _spectral(blk: Block) -> Part:
     S, sr, n_fft = blk.S, blk.sr, blk.p.n_fft
     centroid, bandwidth = feature.centroid_and_bandwidth(S=S, sr=sr, n_fft=n_fft)
     rolloff = feature.spectral_rolloff(S=S, sr=sr, n_fft=n_fft)
     nb = contrast_bands(sr)
     contrast = np.full((CONTRAST_BANDS + 1, S.shape[1]), np.nan, np.float32)
-    contrast[: nb + 1] = feature.spectral_contrast(S=S, sr=sr, n_fft=n_fft, n_bands=nb, top_db=None)
+    peak_db, valley_db = _contrast_db(blk)
+    contrast[: nb + 1] = _floored(blk, peak_db, "contrast_peak_db_max") - _floored(
+        blk, valley_db, "contrast_valley_db_max"
+    )
     flatness = feature.spectral_flatness(S=S, amin=AMIN)
     return Part([centroid, bandwidth, rolloff, contrast, flatness])
 
@@ -247,7 +177,10 @@ def _rms(blk: Block) -> Part:
 
 def _chroma(blk: Block) -> Part:
     P = blk.P_ext[:, blk.a : blk.b]
-    return Part([feature.chroma_stft(S=P, sr=blk.sr, n_fft=blk.p.n_fft, tuning=0.0)])
+    tuning = 0.0
+    if not blk.p.frame_local:
+        tuning = blk.file_value("tuning", lambda: pitch.estimate_tuning(S=P, sr=blk.sr))
+    return Part([feature.chroma_stft(S=P, sr=blk.sr, n_fft=blk.p.n_fft, tuning=tuning)])
 
 
 def _cqt_kwargs(blk: Block) -> dict[str, Any]:
@@ -327,7 +260,7 @@ def _f0(blk: Block) -> Part:
 
 def _tempo_context(p: FeatureParams, sr: int) -> int:
     win = beat.tempo_win_length(sr, p.hop_length)  # 8-second windows centred on each frame
-    return win - win // 2 + _onset_shift(p) + 1
+    return win - win // 2 + onset_shift(p) + 1
 
 
 def _no_context(p: FeatureParams, sr: int) -> int:
@@ -396,7 +329,7 @@ if tuple(FEATURE_GROUPS) != GROUPS:  # pragma: no cover - a group added in one p
 
 def context_frames(p: FeatureParams, sr: int) -> int:
     """Frames of context a block needs on each side for exact (or near-exact) results."""
-    c = max(4, _onset_shift(p) + 1)  # delta width 9 looks 4 frames each way; onset flux
+    c = max(4, onset_shift(p) + 1)  # delta width 9 looks 4 frames each way; onset flux
     return max([c] + [FEATURE_GROUPS[g].context(p, sr) for g in p.groups])
 
 
@@ -410,6 +343,45 @@ def reducers(p: FeatureParams, sr: int) -> dict[str, Reducer]:
     return out
 
 
+#: Groups whose values go through the mel dB spectrogram / contrast dB / chroma tuning.
+_MEL_DB_GROUPS = frozenset({"mfcc", "mel", "onset", "tempo"})
+
+
+def needs_refs(p: FeatureParams) -> bool:
+    """Whether ``p``'s values depend on whole-file references (:class:`FileRefs`)."""
+    if p.frame_local:
+        return False
+    return bool(set(p.groups) & (_MEL_DB_GROUPS | {"spectral", "chroma"}))
+
+
+def block_refs(
+    y: np.ndarray, sr: int, p: FeatureParams, ext: tuple[int, int], core: tuple[int, int]
+) -> RefStats:
+    """What the ``core`` frames of a block contribute to the file's :class:`FileRefs`.
+
+    Parameters are those of :func:`compute_block`; only ``core`` frames are measured
+    (each frame of a file is the core of exactly one block).
+
+    Returns
+    -------
+    RefStats
+        The maxima (and pitched bins) the selected groups need; None for the others.
+    """
+    blk = Block(y, sr, p, ext, core, 0, (False, False))
+    out = RefStats()
+    if set(p.groups) & _MEL_DB_GROUPS:
+        mel = blk.mel_db_floor[:, blk.a : blk.b]
+        out.mel_db_max = float(mel.max()) if mel.size else None
+    if "spectral" in p.groups:
+        peak_db, valley_db = _contrast_db(blk)
+        if peak_db.size:
+            out.contrast_peak_db_max = float(peak_db.max())
+            out.contrast_valley_db_max = float(valley_db.max())
+    if "chroma" in p.groups:
+        out.pitched = pitch.TuningEstimate(sr=sr).pitched(S=blk.P_ext[:, blk.a : blk.b])
+    return out
+
+
 def compute_block(
     y: np.ndarray,
     sr: int,
@@ -418,17 +390,19 @@ def compute_block(
     core: tuple[int, int],
     width: int,
     edges: tuple[bool, bool] = (True, True),
+    refs: FileRefs | None = None,
 ) -> BlockFeatures:
     """Compute the selected groups over one stretch of audio (see :class:`Block`).
 
     ``core`` must lie at least :func:`context_frames` inside ``ext`` unless those ends
-    are the file's.
+    are the file's. ``refs``: the file's references (:func:`needs_refs`), required
+    unless the block is the whole file.
 
     Returns
     -------
     BlockFeatures
     """
-    blk = Block(y, sr, p, ext, core, width, edges)
+    blk = Block(y, sr, p, ext, core, width, edges, refs)
     rows: list[np.ndarray] = []
     hidden: dict[str, np.ndarray] = {}
     for g in p.groups:

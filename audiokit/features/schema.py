@@ -23,8 +23,11 @@ from audiokit.errors import UsageError
 CONTRAST_BANDS = 6
 #: pYIN search range in Hz (C2 to C7, as in librosa's examples).
 F0_MIN, F0_MAX = 65.40639132514966, 2093.004522404789
-#: dB floor: power below ``AMIN`` is clipped (-100 dB); no relative ``top_db`` clipping.
+#: dB floor: power below ``AMIN`` is clipped (-100 dB).
 AMIN = 1e-10
+#: librosa's ``power_to_db`` default: dB values are floored this far below the input's
+#: maximum (not with ``frame_local``, where ``AMIN`` is the only floor).
+TOP_DB = 80.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ GROUP_COLUMNS: dict[str, GroupColumns] = {
     "zcr": GroupColumns("zero-crossing rate", _fixed(("zcr", 1)), default=True),
     "rms": GroupColumns("RMS energy", _fixed(("rms", 1)), default=True),
     "chroma": GroupColumns(
-        "chroma from the STFT (12 pitch classes, A440 tuning)",
+        "chroma from the STFT (12 pitch classes, tuning estimated per file)",
         _fixed(("chroma", 12)),
         default=True,
     ),
@@ -155,6 +158,12 @@ class FeatureParams:
         Mel filterbank range in Hz (fmax None: half the sample rate).
     stats : tuple of str
         Statistics of summary rows: mean, std, min, max, median, pNN.
+    frame_local : bool
+        False (default): librosa's whole-input defaults (dB floored ``TOP_DB`` below
+        the file's maximum, chroma tuning estimated from the file; a file of several
+        blocks takes two passes). True: every frame depends on its neighbourhood only
+        (dB floor ``AMIN``, A440 chroma), so that blocks, segments and whole files
+        agree and one pass suffices.
     """
 
     groups: tuple[str, ...] = DEFAULT_GROUPS
@@ -167,6 +176,7 @@ class FeatureParams:
     fmax: float | None = None
     stats: tuple[str, ...] = DEFAULT_STATS
     mono: bool = field(default=True)
+    frame_local: bool = False
 
     def __post_init__(self) -> None:
         bad = [g for g in self.groups if g not in GROUPS]
@@ -188,9 +198,14 @@ class FeatureParams:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureParams:
-        """The parameters :meth:`to_json` wrote (as stored in tables and models)."""
+        """The parameters :meth:`to_json` wrote (as stored in tables and models).
+
+        Parameters written before ``frame_local`` existed were computed that way
+        (``frame_local=True``).
+        """
         known = {f for f in cls.__dataclass_fields__}
         kw = {k: v for k, v in d.items() if k in known}
+        kw.setdefault("frame_local", True)
         for k in ("groups", "stats"):
             if k in kw:
                 kw[k] = tuple(kw[k])
