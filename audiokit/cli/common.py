@@ -317,11 +317,18 @@ def file_outputs(
         run.skip(len(decisions.skipped))
         yield decisions.todo
         if main.mode == "stdout" and run.done:
-            out = sys.stdout.buffer
-            for name in sorted(os.listdir(main.root)):
-                with open(os.path.join(main.root, name), "rb") as fh:
-                    shutil.copyfileobj(fh, out, 1 << 20)
-            out.flush()
+            copy_to_stdout(os.path.join(main.root, n) for n in sorted(os.listdir(main.root)))
+
+
+def copy_to_stdout(paths: Iterable[str | os.PathLike[str]]) -> None:
+    """Copy finished files to standard output, in order (``-o -``); a closed pipe is not an
+    error."""
+    out = sys.stdout.buffer
+    for path in paths:
+        with open(path, "rb") as fh:
+            shutil.copyfileobj(fh, out, 1 << 20)
+    with contextlib.suppress(BrokenPipeError):
+        out.flush()
 
 
 def table_sink(

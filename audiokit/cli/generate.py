@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import click
 
 from audiokit import generate
-from audiokit.cli.common import stdout_scratch
+from audiokit.cli.common import copy_to_stdout, stdout_scratch
 from audiokit.cli.options import (
     AUDIO_FORMATS,
     no_dither_option,
@@ -243,11 +241,7 @@ def _to_stdout(sig: generate.Signal, enc: Encoding) -> None:
     try:
         target = Path(scratch, f"{sig.kind}.{enc.ext}")
         clipped = write(sig, target, enc, replace=True)
-        out = sys.stdout.buffer
-        with open(target, "rb") as fh:
-            shutil.copyfileobj(fh, out, 1 << 20)
-        with contextlib.suppress(BrokenPipeError):
-            out.flush()
+        copy_to_stdout([target])
     finally:
         shutil.rmtree(scratch, True)
     _warn_clipped("-", clipped)
