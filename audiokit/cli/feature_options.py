@@ -22,7 +22,16 @@ from audiokit.cli.options import (
     n_mfcc_option,
     sr_option,
 )
-from audiokit.features.schema import DEFAULT_GROUPS, FeatureParams, parse_groups, parse_stats
+from audiokit.features.schema import (
+    DEFAULT_BANDWIDTH_P,
+    DEFAULT_GROUPS,
+    DEFAULT_N_CHROMA,
+    DEFAULT_ROLL_PERCENT,
+    FeatureParams,
+    parse_floats,
+    parse_groups,
+    parse_stats,
+)
 from audiokit.limits import check_spectral
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,6 +56,11 @@ def feature_params_options(func: F) -> F:
             fmax=fmax,
             stats=parse_stats(kw.pop("stats")),
             frame_local=kw.pop("frame_local"),
+            roll_percent=parse_floats(
+                "--roll-percent", kw.pop("roll_percent"), DEFAULT_ROLL_PERCENT
+            ),
+            bandwidth_p=parse_floats("--bandwidth-p", kw.pop("bandwidth_p"), DEFAULT_BANDWIDTH_P),
+            n_chroma=kw.pop("n_chroma"),
         )
         check_spectral(n_fft, hop, n_mels, fmin, fmax, sr)
         return func(params=params, **kw)
@@ -75,6 +89,31 @@ def feature_params_options(func: F) -> F:
         n_mfcc_option(13),
         fmin_option(),
         fmax_option(),
+        click.option(
+            "--roll-percent",
+            metavar="LIST",
+            default=None,
+            help="Spectral roll-off percentages in (0, 1), comma-separated (librosa's "
+            "roll_percent; default 0.85, column spectral_rolloff). Several, or another one, "
+            "give a column each: --roll-percent 0.1,0.85 makes spectral_rolloff_10 and "
+            "spectral_rolloff_85.",
+        ),
+        click.option(
+            "--bandwidth-p",
+            metavar="LIST",
+            default=None,
+            help="Orders of the spectral bandwidth, comma-separated (librosa's p; default 2, "
+            "column spectral_bandwidth). --bandwidth-p 2,3,4 makes spectral_bandwidth_p2, "
+            "_p3 and _p4.",
+        ),
+        click.option(
+            "--n-chroma",
+            type=click.IntRange(1, 120),
+            default=DEFAULT_N_CHROMA,
+            show_default=True,
+            metavar="N",
+            help="Chroma bins per octave (librosa's n_chroma), for the chroma and cens groups.",
+        ),
         click.option(
             "--frame-local",
             is_flag=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 from importlib.metadata import version
 from typing import Any
 
@@ -19,12 +20,13 @@ from audiokit.cli.options import (
     csv_option,
     json_option,
     output_policy_options,
+    per_channel_option,
     span_options,
     table_format_option,
 )
 from audiokit.dsp import beat as rhythm
 from audiokit.errors import UsageError
-from audiokit.features import extract_file, groups, schema
+from audiokit.features import FeatureResult, extract_channels, extract_file, groups, schema
 from audiokit.features.blocks import estimate_memory, single_thread_blas
 from audiokit.features.schema import (
     FeatureParams,
@@ -42,6 +44,7 @@ INDEX_TYPES = {
     "label": "string",
     "duration": "float64",
     "sample_rate": "int32",
+    "channel": "int32",
     "frame": "int64",
     "time": "float64",
     "segment": "int32",
@@ -59,10 +62,11 @@ def _task(
     block_jobs: int,
     start: float = 0.0,
     duration: float | None = None,
-) -> Any:
+) -> list[FeatureResult]:
 
     single_thread_blas()
-    return extract_file(
+    extract = extract_file if params.mono else extract_channels
+    res = extract(
         inp.path,
         params,
         frames=frames,
@@ -72,6 +76,7 @@ def _task(
         start=start,
         duration=duration,
     )
+    return res if isinstance(res, list) else [res]
 
 
 #: Inputs longer than this (seconds) make the FFTs big enough for scipy's faster one.
@@ -160,6 +165,10 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
     is_flag=True,
     help="Add a 'label' column: the name of each file's folder (data/<label>/x.wav).",
 )
+@per_channel_option(
+    "Features of each channel apart (stereo files: two rows per file, per window or per "
+    "frame, numbered in the column 'channel') instead of the channels mixed to mono."
+)
 @click.option(
     "--list-columns",
     is_flag=True,
@@ -177,6 +186,7 @@ def features_cmd(
     window: float | None,
     overlap: float | None,
     label_from_parent: bool,
+    per_channel: bool,
     start: float,
     duration: float | None,
     list_columns: bool,
@@ -184,10 +194,11 @@ def features_cmd(
     """Extract audio features into one table: a row per file, per window or per frame.
 
     One STFT per file feeds every spectral feature (as librosa's S= parameters);
-    audio is mixed to mono and resampled to --sr. Summary rows hold statistics over
-    time of every feature dimension, named <feature>[_<dim>]_<stat>
+    audio is mixed to mono (--per-channel: each channel apart, a row per channel
+    with its number in the column 'channel') and resampled to --sr. Summary rows
+    hold statistics over time of every feature dimension, named <feature>[_<dim>]_<stat>
     (mfcc_00_mean, spectral_centroid_std, ...), as float32, after the columns
-    path, [label], duration, sample_rate ([segment, start, end] with --segment;
+    path, [label], duration, sample_rate, [channel] ([segment, start, end] with --segment;
     frame, time with --frames, where per-file values such as tempo are left out).
 
     Values equal librosa's defaults on the whole file (dB floored 80 dB below the
@@ -202,6 +213,7 @@ def features_cmd(
     """
     if frames and window:
         raise UsageError("--frames and --segment exclude each other")
+    params = replace(params, mono=not per_channel)
     if overlap is not None and window is None:
         raise UsageError("--overlap needs --segment")
     check_range("--segment", window, WINDOW_HOP_MIN, DURATION_MAX, "s")
@@ -221,7 +233,8 @@ def features_cmd(
     shape = "frames" if frames else ("windows" if window else "summary")
     index = {"frames": ["frame", "time"], "windows": ["segment", "start", "end"]}.get(shape, [])
     label = ["label"] if label_from_parent else []
-    columns = ["path", *label, "duration", "sample_rate", *index, *feat_cols]
+    channel = [] if params.mono else ["channel"]
+    columns = ["path", *label, "duration", "sample_rate", *channel, *index, *feat_cols]
     types = {**INDEX_TYPES, **{c: "float32" for c in feat_cols}}
     options = _options(frames, window, window_hop, label_from_parent)
     options.update(start=start, duration=duration)
@@ -258,15 +271,17 @@ def features_cmd(
             duration=duration,
         )
         for res in run.run(task, todo, warm_up=functools.partial(warm_up, params)):
-            r = res.value
-            prefix: dict[str, Any] = {"path": res.input.display}
-            if label_from_parent:
-                prefix["label"] = res.input.folder
-            prefix["duration"] = r.duration
-            prefix["sample_rate"] = r.sr
-            # Written from the float32 matrix column by column (Parquet row groups,
-            # CSV/JSON text), never as a Python dict per row.
-            sink.add(res.input, r.column_batch(prefix))
+            for r in res.value:
+                prefix: dict[str, Any] = {"path": res.input.display}
+                if label_from_parent:
+                    prefix["label"] = res.input.folder
+                prefix["duration"] = r.duration
+                prefix["sample_rate"] = r.sr
+                if not params.mono:
+                    prefix["channel"] = r.channel
+                # Written from the float32 matrix column by column (Parquet row groups,
+                # CSV/JSON text), never as a Python dict per row.
+                sink.add(res.input, r.column_batch(prefix))
     run.exit()
 
 
@@ -326,12 +341,11 @@ def _constants(params: FeatureParams) -> dict[str, Any]:
         "zcr": {"frame_length": "n_fft", "threshold": 1e-10},
         "rms": {"frame_length": "n_fft"},
         "spectral": {
-            "rolloff_percent": 0.85,
             "contrast_fmin": 200.0,
             "contrast_bands": schema.CONTRAST_BANDS,
             "contrast_quantile": 0.02,
         },
-        "chroma": {"tuning": 0.0 if local else "estimated", "n_chroma": 12, "norm": "inf"},
+        "chroma": {"tuning": 0.0 if local else "estimated", "norm": "inf"},
         "cqt": {
             "fmin": groups.CQT_FMIN,
             "bins_per_octave": groups.CQT_BINS_PER_OCTAVE,

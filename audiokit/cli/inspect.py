@@ -16,6 +16,7 @@ from audiokit.cli.options import (
     csv_option,
     json_option,
     output_policy_options,
+    per_channel_option,
     span_options,
     table_format_option,
 )
@@ -130,9 +131,7 @@ Examples:
 @click.option(
     "--no-levels", is_flag=True, help="Read headers only (fast): no peak, RMS, clipping, silence."
 )
-@click.option(
-    "--per-channel", is_flag=True, help="One row per channel in JSON, CSV and table files."
-)
+@per_channel_option("One row per channel in JSON, CSV and table files.")
 @click.option(
     "--silence-threshold",
     type=float,

@@ -277,6 +277,11 @@ class SampleRate(click.ParamType):
         return rate
 
 
+def per_channel_option(help: str) -> Callable[[F], F]:
+    """``--per-channel``: one row per channel (column ``channel``) instead of one per file."""
+    return click.option("--per-channel", is_flag=True, help=help)
+
+
 def sr_option(default: int | None = 22050, help: str | None = None) -> Callable[[F], F]:
     """``--sr RATE``: resample to RATE Hz (``native`` keeps each file's rate)."""
     shown = "native" if default is None else str(default)

@@ -229,19 +229,54 @@ def spectral_centroid(*, S: np.ndarray, sr: float = 22050, n_fft: int | None = N
     return centroid_and_bandwidth(S=S, sr=sr, n_fft=n_fft)[0]
 
 
-def spectral_bandwidth(*, S: np.ndarray, sr: float = 22050, n_fft: int | None = None) -> np.ndarray:
-    """Second-order spectral bandwidth in Hz (``librosa.feature.spectral_bandwidth``, p=2).
+def spectral_bandwidth(
+    *, S: np.ndarray, sr: float = 22050, n_fft: int | None = None, p: float = 2.0
+) -> np.ndarray:
+    """Order-``p`` spectral bandwidth in Hz (``librosa.feature.spectral_bandwidth(S=S, p=p)``).
+
+    ``(sum_f S_norm[f] * |f - centroid| ** p) ** (1 / p)`` with ``S`` normalised to sum 1
+    per frame. ``p=2`` comes from the first three moments (:func:`centroid_and_bandwidth`);
+    other orders from the deviations, in float64.
 
     Parameters
     ----------
     S : np.ndarray, shape (1 + n_fft // 2, t)
         Magnitude spectrogram.
+    p : float
+        Order, > 0.
 
     Returns
     -------
     np.ndarray, shape (1, t), float64; an all-zero frame gives 0.
     """
-    return centroid_and_bandwidth(S=S, sr=sr, n_fft=n_fft)[1]
+    centroid, bandwidth = centroid_and_bandwidth(S=S, sr=sr, n_fft=n_fft)
+    if p == 2:
+        return bandwidth
+    return bandwidth_order(S=S, centroid=centroid, sr=sr, n_fft=n_fft, p=p)
+
+
+def bandwidth_order(
+    *, S: np.ndarray, centroid: np.ndarray, sr: float = 22050, n_fft: int | None = None, p: float
+) -> np.ndarray:
+    """Order-``p`` bandwidth given the centroid (as :func:`spectral_bandwidth`).
+
+    Parameters
+    ----------
+    S : np.ndarray, shape (1 + n_fft // 2, t)
+        Magnitude spectrogram.
+    centroid : np.ndarray, shape (1, t)
+        Its spectral centroid (:func:`centroid_and_bandwidth`).
+
+    Returns
+    -------
+    np.ndarray, shape (1, t), float64
+    """
+    freq = filters.fft_frequencies(sr=sr, n_fft=_n_fft(S, n_fft)).astype(np.float64)
+    S64 = S.astype(np.float64)
+    total = S64.sum(axis=0)
+    norm = np.where(total < np.finfo(np.float32).tiny, 1.0, total)
+    dev = np.abs(freq[:, None] - centroid.astype(np.float64)) ** p
+    return (np.einsum("ft,ft->t", S64, dev) / norm)[None, :] ** (1.0 / p)
 
 
 def spectral_rolloff(

@@ -56,6 +56,7 @@ __all__ = [
     "FeatureParams",
     "FeatureResult",
     "extract",
+    "extract_channels",
     "extract_file",
     "frame_columns",
     "parse_groups",
@@ -88,6 +89,9 @@ class FeatureResult:
     start, end : np.ndarray, shape (n_rows,), float64
         Seconds: the window bounds; a frame's centre time (both); ``0`` and the
         duration for a summary.
+    params : FeatureParams
+    channel : int or None
+        The channel these features are of (None: the channels mixed to mono).
     """
 
     kind: str
@@ -99,6 +103,7 @@ class FeatureResult:
     start: np.ndarray
     end: np.ndarray
     params: FeatureParams = field(default_factory=FeatureParams)
+    channel: int | None = None
 
     def column(self, name: str) -> np.ndarray:
         """One column, shape (n_rows,)."""
@@ -251,12 +256,13 @@ def extract_file(
     jobs: int = 1,
     start: float = 0.0,
     duration: float | None = None,
+    channel: int | None = None,
 ) -> FeatureResult:
     """Extract features from an audio file, decoding long files block by block.
 
-    The file is mixed to mono and resampled to ``params.sr`` (None: its own
-    rate) with soxr HQ, as :func:`audiokit.audio_io.load`. Files of more than
-    :data:`STREAM_SAMPLES` samples are never loaded whole. ``frames``,
+    The file is mixed to mono (or ``channel`` is taken alone) and resampled to
+    ``params.sr`` (None: its own rate) with soxr HQ, as :func:`audiokit.audio_io.load`.
+    Files of more than :data:`STREAM_SAMPLES` samples are never loaded whole. ``frames``,
     ``window``, ``window_hop``, ``block_frames`` and ``jobs`` are as in :func:`extract`;
     ``start`` and ``duration`` (seconds) take a span of the file, as librosa.load's
     ``offset`` and ``duration`` do.
@@ -273,11 +279,71 @@ def extract_file(
     first, last = audio_io.span_frames(info, start, duration)
     source: Source
     if (last - first) * sr / info.samplerate > STREAM_SAMPLES:
-        source = StreamSource(str(path), sr, first=first, last=last)
+        source = StreamSource(str(path), sr, first=first, last=last, channel=channel)
     else:
         y, native = audio_io.read(path, info, offset=start, duration=duration)
-        source = ArraySource(audio_io.resample(audio_io.to_mono(y), native, sr))
-    return _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames, jobs)
+        source = ArraySource(audio_io.resample(_channel(y, channel), native, sr))
+    res = _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames, jobs)
+    res.channel = channel
+    return res
+
+
+def extract_channels(
+    path: str | os.PathLike[str],
+    params: FeatureParams | None = None,
+    *,
+    frames: bool = False,
+    window: float | None = None,
+    window_hop: float | None = None,
+    block_frames: int | None = None,
+    jobs: int = 1,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> list[FeatureResult]:
+    """Features of each channel of a file, separately (``audiokit features --per-channel``).
+
+    Arguments are those of :func:`extract_file`. A file short enough to be loaded is
+    decoded once; a long one is streamed once per channel (memory stays bounded).
+
+    Returns
+    -------
+    list of FeatureResult, one per channel in order (``channel`` 0, 1, ...)
+    """
+
+    p = params or FeatureParams()
+    info = audio_io.probe(path)
+    sr = p.sr or info.samplerate
+    first, last = audio_io.span_frames(info, start, duration)
+    kw: dict[str, Any] = {
+        "frames": frames,
+        "window": window,
+        "window_hop": window_hop,
+        "block_frames": block_frames,
+        "jobs": jobs,
+        "start": start,
+        "duration": duration,
+    }
+    if (last - first) * sr / info.samplerate > STREAM_SAMPLES:
+        return [extract_file(path, p, channel=c, **kw) for c in range(info.channels)]
+    y, native = audio_io.read(path, info, offset=start, duration=duration)
+    out = []
+    for c in range(info.channels):
+        source = ArraySource(audio_io.resample(_channel(y, c), native, sr))
+        res = _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames, jobs)
+        res.channel = c
+        out.append(res)
+    return out
+
+
+def _channel(y: np.ndarray, channel: int | None) -> np.ndarray:
+    """``y`` (shape (n,) or (channels, n)) mixed to mono (None) or its ``channel``."""
+    if channel is None:
+        return audio_io.to_mono(y)
+    if y.ndim == 1:
+        if channel != 0:
+            raise UsageError(f"channel {channel}: the signal has 1 channel")
+        return y
+    return np.ascontiguousarray(y[channel])
 
 
 def _run(

@@ -78,7 +78,7 @@ class ArraySource:
 
 
 class StreamSource:
-    """A file decoded block by block, mixed to mono and resampled on the fly.
+    """A file decoded block by block, mixed to mono (or one ``channel``), resampled on the fly.
 
     Only the samples from the last ``take`` start onwards are kept. The length
     is computed from the header (``ceil(frames * sr / native)``, as
@@ -93,8 +93,10 @@ class StreamSource:
         read_block: int = 1 << 17,
         first: int = 0,
         last: int | None = None,
+        channel: int | None = None,
     ) -> None:
-        self._args = (path, sr, read_block, first, last)
+        self._args = (path, sr, read_block, first, last, channel)
+        self.channel = channel
         self.info = audio_io.probe(path)
         self.native = self.info.samplerate
         self.sr = sr or self.native
@@ -116,7 +118,10 @@ class StreamSource:
     def _pull(self) -> None:
         try:
             block = next(self._blocks)
-            mono = block.mean(axis=1, dtype=np.float32)
+            if self.channel is None:
+                mono = block.mean(axis=1, dtype=np.float32)
+            else:
+                mono = np.ascontiguousarray(block[:, self.channel], dtype=np.float32)
             last = False
         except StopIteration:
             mono, last, self._done = np.zeros(0, np.float32), True, True

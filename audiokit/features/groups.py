@@ -151,9 +151,17 @@ def _floored(blk: Block, db: np.ndarray, name: str) -> np.ndarray:
 
 
 def _spectral(blk: Block) -> Part:
-    S, sr, n_fft = blk.S, blk.sr, blk.p.n_fft
+    S, sr, n_fft, p = blk.S, blk.sr, blk.p.n_fft, blk.p
     centroid, bandwidth = feature.centroid_and_bandwidth(S=S, sr=sr, n_fft=n_fft)
-    rolloff = feature.spectral_rolloff(S=S, sr=sr, n_fft=n_fft)
+    bandwidths = [
+        bandwidth
+        if q == 2
+        else feature.bandwidth_order(S=S, centroid=centroid, sr=sr, n_fft=n_fft, p=q)
+        for q in p.bandwidth_p
+    ]
+    rolloffs = [
+        feature.spectral_rolloff(S=S, sr=sr, n_fft=n_fft, roll_percent=r) for r in p.roll_percent
+    ]
     nb = contrast_bands(sr)
     contrast = np.full((CONTRAST_BANDS + 1, S.shape[1]), np.nan, np.float32)
     peak_db, valley_db = _contrast_db(blk)
@@ -161,7 +169,7 @@ def _spectral(blk: Block) -> Part:
         blk, valley_db, "contrast_valley_db_max"
     )
     flatness = feature.spectral_flatness(S=S, amin=AMIN)
-    return Part([centroid, bandwidth, rolloff, contrast, flatness])
+    return Part([centroid, *bandwidths, *rolloffs, contrast, flatness])
 
 
 def _zcr(blk: Block) -> Part:
@@ -177,10 +185,15 @@ def _rms(blk: Block) -> Part:
 
 def _chroma(blk: Block) -> Part:
     P = blk.P_ext[:, blk.a : blk.b]
+    n_chroma = blk.p.n_chroma
     tuning = 0.0
     if not blk.p.frame_local:
-        tuning = blk.file_value("tuning", lambda: pitch.estimate_tuning(S=P, sr=blk.sr))
-    return Part([feature.chroma_stft(S=P, sr=blk.sr, n_fft=blk.p.n_fft, tuning=tuning)])
+        tuning = blk.file_value(
+            "tuning", lambda: pitch.estimate_tuning(S=P, sr=blk.sr, bins_per_octave=n_chroma)
+        )
+    return Part(
+        [feature.chroma_stft(S=P, sr=blk.sr, n_fft=blk.p.n_fft, tuning=tuning, n_chroma=n_chroma)]
+    )
 
 
 def _cqt_kwargs(blk: Block) -> dict[str, Any]:
@@ -198,7 +211,8 @@ def _cqt_kwargs(blk: Block) -> dict[str, Any]:
 def _cens(blk: Block) -> Part:
     import librosa
 
-    return Part([blk.core_of(librosa.feature.chroma_cens(**_cqt_kwargs(blk)))])
+    cens = librosa.feature.chroma_cens(**_cqt_kwargs(blk), n_chroma=blk.p.n_chroma)
+    return Part([blk.core_of(cens)])
 
 
 def _tonnetz(blk: Block) -> Part:
@@ -378,7 +392,8 @@ def block_refs(
             out.contrast_peak_db_max = float(peak_db.max())
             out.contrast_valley_db_max = float(valley_db.max())
     if "chroma" in p.groups:
-        out.pitched = pitch.TuningEstimate(sr=sr).pitched(S=blk.P_ext[:, blk.a : blk.b])
+        est = pitch.TuningEstimate(sr=sr, bins_per_octave=p.n_chroma)
+        out.pitched = est.pitched(S=blk.P_ext[:, blk.a : blk.b])
     return out
 
 

@@ -25,6 +25,10 @@ CONTRAST_BANDS = 6
 F0_MIN, F0_MAX = 65.40639132514966, 2093.004522404789
 #: dB floor: power below ``AMIN`` is clipped (-100 dB).
 AMIN = 1e-10
+#: librosa's ``spectral_rolloff``, ``spectral_bandwidth`` and ``chroma_stft`` defaults.
+DEFAULT_ROLL_PERCENT: tuple[float, ...] = (0.85,)
+DEFAULT_BANDWIDTH_P: tuple[float, ...] = (2.0,)
+DEFAULT_N_CHROMA = 12
 #: librosa's ``power_to_db`` default: dB values are floored this far below the input's
 #: maximum (not with ``frame_local``, where ``AMIN`` is the only floor).
 TOP_DB = 80.0
@@ -74,26 +78,27 @@ GROUP_COLUMNS: dict[str, GroupColumns] = {
         "mel band energies in dB (--n-mels)", lambda p: [("mel", p.n_mels)], default=True
     ),
     "spectral": GroupColumns(
-        "spectral centroid, bandwidth, rolloff, contrast (7 bands), flatness",
-        _fixed(
+        "spectral centroid, bandwidth (--bandwidth-p), rolloff (--roll-percent), "
+        "contrast (7 bands), flatness",
+        lambda p: [
             ("spectral_centroid", 1),
-            ("spectral_bandwidth", 1),
-            ("spectral_rolloff", 1),
+            *((name, 1) for name in bandwidth_names(p.bandwidth_p)),
+            *((name, 1) for name in rolloff_names(p.roll_percent)),
             ("spectral_contrast", CONTRAST_BANDS + 1),
             ("spectral_flatness", 1),
-        ),
+        ],
         default=True,
     ),
     "zcr": GroupColumns("zero-crossing rate", _fixed(("zcr", 1)), default=True),
     "rms": GroupColumns("RMS energy", _fixed(("rms", 1)), default=True),
     "chroma": GroupColumns(
-        "chroma from the STFT (12 pitch classes, tuning estimated per file)",
-        _fixed(("chroma", 12)),
+        "chroma from the STFT (--n-chroma pitch classes, tuning estimated per file)",
+        lambda p: [("chroma", p.n_chroma)],
         default=True,
     ),
     "cens": GroupColumns(
-        "chroma CENS from a constant-Q transform (opt-in, slower)",
-        _fixed(("chroma_cens", 12)),
+        "chroma CENS (--n-chroma) from a constant-Q transform (opt-in, slower)",
+        lambda p: [("chroma_cens", p.n_chroma)],
         librosa=True,
     ),
     "tonnetz": GroupColumns(
@@ -158,6 +163,17 @@ class FeatureParams:
         Mel filterbank range in Hz (fmax None: half the sample rate).
     stats : tuple of str
         Statistics of summary rows: mean, std, min, max, median, pNN.
+    roll_percent : tuple of float
+        Roll-off percentages, each in (0, 1) (librosa's ``roll_percent``; default 0.85).
+        One column per value (see :func:`rolloff_names`).
+    bandwidth_p : tuple of float
+        Orders of the spectral bandwidth, each > 0 (librosa's ``p``; default 2).
+    n_chroma : int
+        Chroma bins per octave (librosa's ``n_chroma``; 12), for ``chroma`` and ``cens``
+        (``tonnetz`` is defined on 12 pitch classes and keeps them).
+    mono : bool
+        True (default): channels are mixed to mono. False: each channel's features
+        separately (one row per channel, column ``channel``).
     frame_local : bool
         False (default): librosa's whole-input defaults (dB floored ``TOP_DB`` below
         the file's maximum, chroma tuning estimated from the file; a file of several
@@ -177,6 +193,9 @@ class FeatureParams:
     stats: tuple[str, ...] = DEFAULT_STATS
     mono: bool = field(default=True)
     frame_local: bool = False
+    roll_percent: tuple[float, ...] = DEFAULT_ROLL_PERCENT
+    bandwidth_p: tuple[float, ...] = DEFAULT_BANDWIDTH_P
+    n_chroma: int = DEFAULT_N_CHROMA
 
     def __post_init__(self) -> None:
         bad = [g for g in self.groups if g not in GROUPS]
@@ -191,6 +210,10 @@ class FeatureParams:
             raise UsageError(f"--n-mfcc ({self.n_mfcc}) cannot exceed --n-mels ({self.n_mels})")
         if self.hop_length > self.n_fft:
             raise UsageError("--hop-length cannot exceed --n-fft")
+        _check_values("--roll-percent", self.roll_percent, lambda r: 0 < r < 1, "in (0, 1)")
+        _check_values("--bandwidth-p", self.bandwidth_p, lambda q: 0 < q <= 16, "in (0, 16]")
+        if not 1 <= self.n_chroma <= 120:
+            raise UsageError(f"--n-chroma {self.n_chroma}: must be in [1, 120]")
 
     def to_json(self) -> str:
         """All parameters as a JSON object (stored in the Parquet schema metadata)."""
@@ -206,10 +229,65 @@ class FeatureParams:
         known = {f for f in cls.__dataclass_fields__}
         kw = {k: v for k, v in d.items() if k in known}
         kw.setdefault("frame_local", True)
-        for k in ("groups", "stats"):
+        for k in ("groups", "stats", "roll_percent", "bandwidth_p"):
             if k in kw:
                 kw[k] = tuple(kw[k])
         return cls(**kw)
+
+
+def _check_values(
+    option: str, values: tuple[float, ...], ok: Callable[[float], bool], want: str
+) -> None:
+    if not values:
+        raise UsageError(f"{option}: give at least one value")
+    for v in values:
+        if not (isinstance(v, (int, float)) and ok(v)):
+            raise UsageError(f"{option} {v}: must be {want}")
+    if len(set(values)) != len(values):
+        raise UsageError(f"{option}: a value is given twice")
+
+
+def parse_floats(option: str, spec: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
+    """Parse ``"0.1,0.85"`` into floats, in the order given (None: ``default``).
+
+    Raises
+    ------
+    UsageError
+        For a value that is not a finite number.
+    """
+    if spec is None:
+        return default
+    out = []
+    for item in (s.strip() for s in spec.split(",")):
+        try:
+            v = float(item)
+        except ValueError:
+            raise UsageError(f"{option} {item!r}: not a number") from None
+        if v != v or v in (float("inf"), float("-inf")):
+            raise UsageError(f"{option} {item!r}: not a finite number")
+        out.append(v)
+    return tuple(out)
+
+
+def _label(v: float) -> str:
+    """A number as a column-name suffix: 0.85 -> ``85``, 0.995 -> ``99_5``, 3 -> ``3``."""
+    return f"{v:g}".replace(".", "_").replace("-", "m")
+
+
+def rolloff_names(percents: tuple[float, ...]) -> list[str]:
+    """Roll-off columns: ``spectral_rolloff`` for librosa's default 0.85 alone, else one
+    ``spectral_rolloff_<percent>`` per value (0.1 -> ``spectral_rolloff_10``)."""
+    if tuple(percents) == DEFAULT_ROLL_PERCENT:
+        return ["spectral_rolloff"]
+    return [f"spectral_rolloff_{_label(round(r * 100, 6))}" for r in percents]
+
+
+def bandwidth_names(orders: tuple[float, ...]) -> list[str]:
+    """Bandwidth columns: ``spectral_bandwidth`` for librosa's default p=2 alone, else one
+    ``spectral_bandwidth_p<order>`` per value (3 -> ``spectral_bandwidth_p3``)."""
+    if tuple(orders) == DEFAULT_BANDWIDTH_P:
+        return ["spectral_bandwidth"]
+    return [f"spectral_bandwidth_p{_label(q)}" for q in orders]
 
 
 def parse_groups(spec: str | None) -> tuple[str, ...]:
