@@ -9,6 +9,7 @@ mirror (pyproject.toml): an upgrade re-runs these.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import librosa
@@ -393,3 +394,32 @@ def test_importing_dsp_loads_neither_scipy_nor_librosa() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_beat_dynamic_programme_equals_librosa_on_random_envelopes() -> None:
+    """The run-at-once DP (frames a run of ``hi_off`` apart) picks librosa's beats exactly."""
+    rng = np.random.default_rng(1)
+    for trial in range(24):
+        n = int(rng.integers(5, 3000))
+        env = (np.abs(rng.standard_normal(n)) ** 3).astype(np.float32)
+        if trial % 5 == 0:
+            env[: n // 3] = 0  # a silent start: no backlinks before the first strong onset
+        sr = int(rng.choice([8000, 16000, 22050, 44100]))
+        hop = int(rng.choice([256, 512]))
+        bpm = float(rng.uniform(40, 240))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=hop, bpm=bpm)[1]
+        np.testing.assert_array_equal(beat._beat_frames(env, sr, hop, bpm), ref)
+
+
+@pytest.mark.parametrize("quantile", [0.02, 0.1, 0.5])
+@pytest.mark.parametrize("n_fft", [1024, 2048])
+def test_contrast_over_frame_rows_equals_librosa(quantile: float, n_fft: int) -> None:
+    y = noise(22050)
+    y[: len(y) // 3] = 0.0
+    S = np.abs(librosa.stft(y, n_fft=n_fft))
+    for sr in (16000, 22050, 44100):
+        ref = librosa.feature.spectral_contrast(S=S, sr=sr, quantile=quantile)
+        got = feature.spectral_contrast(S=S, sr=sr, quantile=quantile)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)

@@ -164,6 +164,47 @@ def _local_score(onsets: np.ndarray, window: np.ndarray) -> np.ndarray:
     return acc
 
 
+def _beat_dp(local: np.ndarray, penalty: np.ndarray, hi_off: int) -> tuple[np.ndarray, np.ndarray]:
+    """librosa's beat dynamic programme: cumulative scores and the best previous beat.
+
+    ``cum[i] = local[i] + max_k (cum[i - hi_off - k] - penalty[k])`` over the candidates
+    ``i - hi_off - k >= 0`` (the first maximum, as librosa's loop), ``local[i]`` alone when
+    there is none. A frame's candidates lie at least ``hi_off`` frames back, so each run
+    of ``hi_off`` frames is computed at once from the finished ones before it.
+
+    Parameters
+    ----------
+    local : np.ndarray, shape (n,), float64
+        Local score.
+    penalty : np.ndarray, shape (L,)
+        Penalty of the lags ``hi_off .. hi_off + L - 1``.
+
+    Returns
+    -------
+    cum : np.ndarray, shape (n,), float64
+    loc : np.ndarray, shape (n,), int64
+        The chosen previous frame, -1 when there was no candidate.
+    """
+    n, n_lags = len(local), len(penalty)
+    cum = np.zeros(n, dtype=np.float64)
+    loc = np.full(n, -1, dtype=np.int64)
+    if n_lags == 0:
+        return local.astype(np.float64), loc
+    step = max(hi_off, 1)
+    ks = np.arange(n_lags)
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        top = np.arange(s, e) - hi_off
+        j = top[:, None] - ks[None, :]
+        scores = np.where(j >= 0, cum[np.maximum(j, 0)] - penalty[None, :], -np.inf)
+        k = np.argmax(scores, axis=1)
+        has = top >= 0
+        best = scores[np.arange(e - s), k]
+        cum[s:e] = np.where(has, local[s:e] + np.where(has, best, 0.0), local[s:e])
+        loc[s:e] = np.where(has, top - k, -1)
+    return cum, loc
+
+
 def _beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.ndarray:
     """Beat frames, as ``librosa.beat.beat_track(onset_envelope=env, bpm=bpm)`` (trimmed).
 
@@ -197,35 +238,17 @@ def _beat_frames(env: np.ndarray, sr: int, hop_length: int, bpm: float) -> np.nd
     n = len(onsets)
     local = _local_score(onsets.astype(dtype), window)
     tightness = 100.0
-    backlink = np.full(n, -1, dtype=np.int64)
-    cumscore = np.zeros(n, dtype=dtype)
     thresh = 0.01 * local.max()
-    first_beat = True
-    cumscore[0] = local[0]
     hi_off, lo_off = int(np.round(fpb / 2)), int(2 * fpb + 1)
     log_fpb = float(np.log(fpb))
     # Penalty of each lag (hi_off, hi_off + 1, ..., lo_off - 1), in search order.
     lags = np.arange(hi_off, lo_off)
     penalty = tightness * (np.log(lags.astype(np.float64)) - log_fpb) ** 2
-    cum64 = np.zeros(n)  # the same values as cumscore, as float64 (cheaper to index)
-    for i in range(n):
-        top = i - hi_off
-        loc = -1
-        if top >= 0 and hi_off < lo_off:
-            m = min(len(lags), top + 1)  # candidates i - lag >= 0
-            scores = cum64[top : top - m : -1] if top - m >= 0 else cum64[top::-1][:m]
-            scores = scores - penalty[:m]
-            k = int(np.argmax(scores))
-            loc = top - k
-            cumscore[i] = local[i] + scores[k]
-        else:
-            cumscore[i] = local[i]
-        cum64[i] = cumscore[i]
-        if first_beat and local[i] < thresh:
-            backlink[i] = -1
-        else:
-            backlink[i] = loc
-            first_beat = False
+    cumscore, loc = _beat_dp(local.astype(dtype), penalty, hi_off)
+    # backlinks: none before the first frame whose local score reaches the threshold
+    reached = np.flatnonzero(local >= thresh)
+    backlink = loc.copy()
+    backlink[: reached[0] if reached.size else n] = -1
     # last beat: the last local maximum of the cumulative score above half their median
     left = np.concatenate([cumscore[:1], cumscore[:-1]])
     right = np.concatenate([cumscore[1:], cumscore[-1:]])

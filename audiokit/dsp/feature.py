@@ -333,6 +333,9 @@ def contrast_peaks_valleys(
         raise ValueError("Frequency band exceeds Nyquist. Reduce either fmin or n_bands.")
     valley = np.zeros((n_bands + 1, S.shape[1]))
     peak = np.zeros_like(valley)
+    # Frames as rows: numpy's vectorised sort runs along contiguous memory, twice as
+    # fast as down the columns of S.
+    rows = np.ascontiguousarray(S.T)
     for k, (f_low, f_high) in enumerate(itertools.pairwise(octa)):
         band = np.logical_and(freq >= f_low, freq <= f_high)
         idx = np.flatnonzero(band)
@@ -340,13 +343,15 @@ def contrast_peaks_valleys(
             band[idx[0] - 1] = True
         if k == n_bands:
             band[idx[-1] + 1 :] = True
-        sub = S[band, :]
+        # the band's bins form one run: bins lo..hi (the last one dropped below the top)
+        on = np.flatnonzero(band)
+        lo, hi = int(on[0]), int(on[-1]) + 1
         if k < n_bands:
-            sub = sub[:-1, :]
+            hi -= 1
         q = max(int(np.rint(quantile * np.sum(band))), 1)
-        srt = np.sort(sub, axis=0)
-        valley[k] = np.mean(srt[:q], axis=0, dtype=np.float64)
-        peak[k] = np.mean(srt[-q:], axis=0, dtype=np.float64)
+        srt = np.sort(rows[:, lo:hi], axis=1)
+        valley[k] = np.mean(srt[:, :q], axis=1, dtype=np.float64)
+        peak[k] = np.mean(srt[:, -q:], axis=1, dtype=np.float64)
     return peak, valley
 
 

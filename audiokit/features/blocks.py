@@ -31,7 +31,7 @@ import numpy as np
 import soxr
 from threadpoolctl import threadpool_limits
 
-from audiokit import audio_io, pool
+from audiokit import audio_io, heap, pool
 from audiokit.errors import InputError
 from audiokit.features.groups import (
     BlockFeatures,
@@ -177,6 +177,8 @@ def _plan(
 def single_thread_blas() -> None:
     """Limit BLAS to one thread in this process (parallelism comes from processes).
 
+    Also keeps freed memory for the next block (:func:`audiokit.heap.keep_freed_memory`).
+
     OpenBLAS threads on small matrix products cost more than they gain, and
     much more on a busy machine (a 128-band mel product went from 0.5 to 10 ms).
     """
@@ -184,6 +186,7 @@ def single_thread_blas() -> None:
         threadpool_limits(1, user_api="blas")
     except Exception:  # threadpoolctl is optional
         pass
+    heap.keep_freed_memory()
 
 
 def iter_blocks(
