@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -92,17 +93,72 @@ def make_long(path: Path, seconds: float, sr: int = 22050, seed: int = 0) -> Pat
     return path
 
 
-def ratio(name: str, base: float, ours: float, unit: str = "s") -> None:
-    """Print a comparison line: baseline, audiokit and the speed-up."""
+@dataclass
+class Row:
+    """One comparison of the summary table (:func:`ratio` records them)."""
+
+    bench: str
+    case: str
+    peer: str
+    base: float
+    ours: float
+    unit: str
+
+    @property
+    def speedup(self) -> float:
+        return self.base / self.ours if self.ours > 0 else float("inf")
+
+
+#: Every comparison printed in this run, for the summary table of ``bench/run.py``.
+RESULTS: list[Row] = []
+#: Peak memory of each command on the 3-hour file: (command, MiB or None, note).
+MEMORY: list[tuple[str, float | None, str]] = []
+#: The benchmark running now (set by ``bench/run.py``).
+CURRENT = {"bench": ""}
+
+
+def ratio(name: str, base: float, ours: float, unit: str = "s", peer: str = "baseline") -> None:
+    """Print a comparison line (baseline, audiokit, the speed-up) and record it."""
     print(
-        f"{name:<48} baseline {base:8.3f} {unit}   audiokit {ours:8.3f} {unit}   "
+        f"{name:<48} {peer} {base:8.3f} {unit}   audiokit {ours:8.3f} {unit}   "
         f"speed-up x{base / ours:5.2f}",
         flush=True,
     )
+    RESULTS.append(Row(CURRENT["bench"], name, peer, base, ours, unit))
+
+
+def skipped(name: str, why: str) -> None:
+    """Record (and print) a comparison that could not run, e.g. a peer not installed."""
+    print(f"{name:<48} skipped: {why}", flush=True)
+    RESULTS.append(Row(CURRENT["bench"], name, f"skipped: {why}", float("nan"), float("nan"), ""))
+
+
+def summary() -> str:
+    """The summary table of every recorded comparison, and the 3-hour peak memory."""
+    lines = [
+        f"{'command':<12} {'case':<52} {'peer':<24} {'peer':>10} {'audiokit':>10} {'ratio':>7}",
+        "-" * 120,
+    ]
+    for r in RESULTS:
+        if r.peer.startswith("skipped"):
+            lines.append(f"{r.bench:<12} {r.case[:52]:<52} {r.peer[:60]}")
+            continue
+        lines.append(
+            f"{r.bench:<12} {r.case[:52]:<52} {r.peer[:24]:<24} {r.base:9.3f}{r.unit[:1]} "
+            f"{r.ours:9.3f}{r.unit[:1]} {r.speedup:6.2f}x"
+        )
+    if MEMORY:
+        lines += ["", "peak memory on a 3-hour file (largest process):"]
+        for cmd, mb, note in MEMORY:
+            shown = f"{mb:7.0f} MiB" if mb is not None else "    skipped"
+            lines.append(f"  {cmd:<40} {shown}  {note}")
+    return "\n".join(lines)
 
 
 __all__ = [
     "AUDIOKIT",
+    "MEMORY",
+    "RESULTS",
     "DATA",
     "ROOT",
     "have",
@@ -113,5 +169,7 @@ __all__ = [
     "ratio",
     "resource",
     "run_cmd",
+    "skipped",
+    "summary",
     "timeit",
 ]

@@ -27,10 +27,15 @@ def main(argv: list[str]) -> int:
         mod = importlib.util.module_from_spec(spec)
         sys.path.insert(0, str(HERE))
         spec.loader.exec_module(mod)
+        common = sys.modules["common"]
+        common.CURRENT["bench"] = name
         print(f"\n=== {name} ===", flush=True)
         t0 = time.perf_counter()
         mod.main()
         print(f"({name}: {time.perf_counter() - t0:.1f} s)", flush=True)
+    if "common" in sys.modules:
+        print("\n=== summary: every command against its peer, measured in this run ===")
+        print(sys.modules["common"].summary(), flush=True)
     return 0
 
 
