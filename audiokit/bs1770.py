@@ -14,13 +14,15 @@ filter make them:
   percentile (ranks rounded as ffmpeg rounds them).
 - **True peak** (dBTP, BS.1770 Annex 2): each channel oversampled four times (at
   48 or 44.1 kHz; lower rates up to about 192 kHz, see :func:`oversampling`) by a
-  polyphase interpolation filter, the largest magnitude of the result. The
-  Annex's printed 48-tap example filter puts its interpolated points at odd
-  eighths of a sample, so it never looks midway between two samples and reads a
-  peak there up to 0.17 dB low; the filter here is a Kaiser-windowed sinc of
-  32 taps per phase whose points are the samples themselves and the quarter,
-  half and three-quarter positions (at 4x): the grid of libebur128 and of
-  ffmpeg's ``peak=true`` (which upsamples 48 kHz to 192 kHz).
+  polyphase interpolation filter, the largest magnitude of the result. Not the
+  Annex's printed 48-tap example filter: its phases ripple by up to 0.24 dB in
+  the passband (two of them sum to 0.973 at DC) and its points sit at odd
+  eighths of a sample, never on the samples themselves; the standard tolerates
+  that (+0.2/-0.4 dB), a comparison with ffmpeg to 0.1 dB would not. The filter
+  here is a Kaiser-windowed sinc of 32 taps per phase (flat to 0.001 dB up to
+  0.8 of Nyquist) whose points are the samples themselves and the quarter, half
+  and three-quarter positions (at 4x): the grid of libebur128 and of ffmpeg's
+  ``peak=true`` (which upsamples 48 kHz to 192 kHz).
 
 Everything is measured block by block with the filter states carried across
 blocks: :class:`StreamingLoudness` keeps one sum of squares per channel per
