@@ -18,6 +18,7 @@ from audiokit.cli.options import (
     batch_options,
     csv_option,
     json_option,
+    label_from_parent_option,
     output_policy_options,
     span_options,
     table_format_option,
@@ -155,11 +156,7 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
     metavar="SECONDS",
     help="Overlap of consecutive segments (default 0).",
 )
-@click.option(
-    "--label-from-parent",
-    is_flag=True,
-    help="Add a 'label' column: the name of each file's folder (data/<label>/x.wav).",
-)
+@label_from_parent_option
 @click.option(
     "--list-columns",
     is_flag=True,

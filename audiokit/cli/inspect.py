@@ -16,11 +16,12 @@ from audiokit.cli.options import (
     csv_option,
     json_option,
     output_policy_options,
+    silence_threshold_option,
     span_options,
     table_format_option,
 )
 from audiokit.inputs import Input
-from audiokit.inspection import DEFAULT_SILENCE_DB, InspectResult, inspect_file
+from audiokit.inspection import InspectResult, inspect_file
 from audiokit.output.policy import OutputOptions
 from audiokit.output.tables import TableSpec
 
@@ -133,14 +134,7 @@ Examples:
 @click.option(
     "--per-channel", is_flag=True, help="One row per channel in JSON, CSV and table files."
 )
-@click.option(
-    "--silence-threshold",
-    type=float,
-    default=DEFAULT_SILENCE_DB,
-    show_default=True,
-    metavar="DBFS",
-    help="20 ms frames quieter than this count as silent.",
-)
+@silence_threshold_option
 @span_options
 @json_option
 @csv_option

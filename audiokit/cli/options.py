@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from audiokit import limits
+from audiokit.inspection import DEFAULT_SILENCE_DB
 from audiokit.output.policy import Existing, OutputOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -227,6 +228,21 @@ def span_options(func: F) -> F:
         help="Read from this time (default: the beginning), as librosa.load's offset.",
     )(func)
 
+
+label_from_parent_option = click.option(
+    "--label-from-parent",
+    is_flag=True,
+    help="Add a 'label' column: the name of each file's folder (data/<label>/x.wav).",
+)
+
+silence_threshold_option = click.option(
+    "--silence-threshold",
+    type=float,
+    default=DEFAULT_SILENCE_DB,
+    show_default=True,
+    metavar="DBFS",
+    help="20 ms frames quieter than this count as silent.",
+)
 
 seed_option = click.option(
     "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same model)."
