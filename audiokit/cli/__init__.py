@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "predict": "audiokit.cli.train:predict_cmd",
     "anomaly": "audiokit.cli.anomaly:anomaly_group",
     "generate": "audiokit.cli.generate:generate_cmd",
+    "report": "audiokit.cli.report:report_cmd",
 }
 
 
@@ -52,6 +53,7 @@ SUMMARIES: dict[str, str] = {
     "predict": "Predict the class of each file, with every class's probability.",
     "anomaly": "Anomaly detection from recordings of normal operation.",
     "generate": "Write a test signal: tones, chirps, white/pink/brown noise, silence.",
+    "report": "Describe a whole dataset on one page (HTML or Markdown): counts, outliers.",
 }
 
 
