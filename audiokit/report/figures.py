@@ -81,6 +81,8 @@ def histogram(ms: MeasureSummary) -> Image:
     title = f"{m.label}: {ms.values.size} files"
     if ms.non_finite:
         title += f", {ms.non_finite} at ±inf not drawn"
+    if ms.missing:
+        title += f", {ms.missing} not measured"
     with render.figure(*HIST_SIZE, HIST_DPI, "light", title) as fig:
         (ax,) = render.stack(fig, 1, sharex=False)
         color, accent, _, _ = render.colors("light")
