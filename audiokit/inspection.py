@@ -12,6 +12,18 @@ Conventions (as sox's ``stat``/``stats``):
   code of its PCM bit depth, or at ``|x| >= 1`` for float and lossy files.
 - A frame is *silent* when its RMS is below ``silence_db`` (default -60 dBFS);
   frames are non-overlapping, ``frame_ms`` long (default 20 ms).
+
+With ``loudness=True`` the same pass also measures :class:`Loudness`: BS.1770
+integrated loudness, EBU Tech 3342 loudness range and true peak
+(:mod:`audiokit.bs1770`, which needs scipy's compiled filter kernel, so it is
+loaded only then), and the noise floor and SNR estimated from the same 20 ms
+frames (:class:`~audiokit.dsp.levels.FrameLevels`):
+
+- ``noise_floor_dbfs`` is the 10th percentile of the RMS (dBFS) of the complete
+  frames, frames of digital silence (all samples 0) left out; ``-inf`` when every
+  frame is digital silence, NaN without a complete frame.
+- ``snr_db`` is the 90th percentile of the same frame levels minus the noise floor
+  (the loud frames against the quiet ones); NaN when the floor is not finite.
 """
 
 from __future__ import annotations
@@ -23,13 +35,18 @@ from typing import TYPE_CHECKING, Any
 
 from audiokit import audio_io
 from audiokit.audio_io import AudioInfo
-from audiokit.dsp.levels import PeakRms, db
+from audiokit.dsp.levels import FrameLevels, PeakRms, db
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from audiokit.bs1770 import ProgrammeLoudness
+
 DEFAULT_SILENCE_DB = -60.0
 DEFAULT_FRAME_MS = 20.0
+#: Percentiles of the frame levels taken as the noise floor and as the active level.
+NOISE_PERCENTILE = 10.0
+ACTIVE_PERCENTILE = 90.0
 
 
 def clip_threshold(bit_depth: int | None, subtype: str) -> float:
@@ -88,6 +105,49 @@ class Levels:
         }
 
 
+@dataclass(frozen=True)
+class Loudness:
+    """Loudness and quality of one channel (as mono) or of the programme (all channels).
+
+    The attribute names are the column names.
+
+    Attributes
+    ----------
+    loudness_lufs : float
+        BS.1770-4 integrated loudness (NaN: shorter than 400 ms, or silent).
+    loudness_range_lu : float
+        EBU Tech 3342 loudness range (NaN: no 3 s window above the gates).
+    true_peak_dbtp : float
+        Peak of the signal oversampled 4x (``-inf`` for silence).
+    noise_floor_dbfs : float
+        10th percentile of the 20 ms frame RMS, digital silence left out.
+    snr_db : float
+        90th percentile of the frame RMS minus the noise floor.
+    """
+
+    loudness_lufs: float
+    loudness_range_lu: float
+    true_peak_dbtp: float
+    noise_floor_dbfs: float
+    snr_db: float
+
+    def as_dict(self) -> dict[str, float]:
+        """The reported fields, in output order."""
+        return asdict(self)
+
+
+def _loudness(meter: ProgrammeLoudness, frames: FrameLevels, channel: int | None) -> Loudness:
+    floor = frames.percentile(NOISE_PERCENTILE, channel)
+    active = frames.percentile(ACTIVE_PERCENTILE, channel)
+    return Loudness(
+        loudness_lufs=meter.integrated_lufs,
+        loudness_range_lu=meter.range_lu,
+        true_peak_dbtp=meter.true_peak_dbtp,
+        noise_floor_dbfs=floor,
+        snr_db=active - floor if math.isfinite(floor) else math.nan,
+    )
+
+
 class LevelMeter:
     """Accumulate :class:`Levels` over blocks of samples.
 
@@ -103,6 +163,8 @@ class LevelMeter:
         A frame whose RMS is below this (dBFS) is silent.
     frame_ms
         Silence frame length in milliseconds.
+    frame_levels
+        Also keep a histogram of the levels of the complete frames (:attr:`frame_levels`).
     """
 
     def __init__(
@@ -112,9 +174,11 @@ class LevelMeter:
         clip_level: float = 1.0,
         silence_db: float = DEFAULT_SILENCE_DB,
         frame_ms: float = DEFAULT_FRAME_MS,
+        frame_levels: bool = False,
     ) -> None:
         import numpy as np
 
+        self.frame_levels = FrameLevels(channels) if frame_levels else None
         self.channels = channels
         self.frame = max(1, int(round(samplerate * frame_ms / 1000.0)))
         self.clip_level = clip_level
@@ -149,6 +213,8 @@ class LevelMeter:
         self.frames += len(power)
         self.silent += (power < self.silence_power).sum(axis=0)
         self.silent_all += int((power.mean(axis=1) < self.silence_power).sum())
+        if self.frame_levels is not None:
+            self.frame_levels.add(power)
 
     def result(self) -> tuple[Levels, list[Levels]]:
         """Levels over all channels, and per channel.
@@ -227,11 +293,24 @@ class InspectResult:
         Over all channels (None with ``levels=False``).
     channel_levels : list of Levels
         One per channel (empty with ``levels=False``).
+    loudness : Loudness or None
+        Of the programme (only with ``loudness=True``).
+    channel_loudness : list of Loudness
+        Each channel measured as mono (empty without ``loudness=True``).
     """
 
     info: AudioInfo
     levels: Levels | None = None
     channel_levels: list[Levels] = field(default_factory=list)
+    loudness: Loudness | None = None
+    channel_loudness: list[Loudness] = field(default_factory=list)
+
+    def lanes(self) -> list[dict[str, float]]:
+        """Per channel: its levels, then its loudness (if measured)."""
+        out = [lv.as_dict() for lv in self.channel_levels]
+        for lane, ld in zip(out, self.channel_loudness, strict=False):
+            lane.update(ld.as_dict())
+        return out
 
     def row(self) -> dict[str, Any]:
         """One flat row: file facts, then overall levels (if measured)."""
@@ -251,18 +330,20 @@ class InspectResult:
         }
         if self.levels is not None:
             out.update(self.levels.as_dict())
+        if self.loudness is not None:
+            out.update(self.loudness.as_dict())
         return out
 
     def channel_rows(self) -> list[dict[str, Any]]:
         """One row per channel: the file facts, a ``channel`` index and that channel's levels."""
         base = self.row()
-        return [{**base, "channel": c, **lv.as_dict()} for c, lv in enumerate(self.channel_levels)]
+        return [{**base, "channel": c, **lane} for c, lane in enumerate(self.lanes())]
 
     def as_json(self) -> dict[str, Any]:
         """The row, plus a ``channel_levels`` list for multichannel files."""
         out = self.row()
         if self.levels is not None and self.info.channels > 1:
-            out["channel_levels"] = [lv.as_dict() for lv in self.channel_levels]
+            out["channel_levels"] = self.lanes()
         return out
 
 
@@ -275,6 +356,7 @@ def inspect_file(
     blocksize: int = 1 << 16,
     start: float = 0.0,
     duration: float | None = None,
+    loudness: bool = False,
 ) -> InspectResult:
     """Probe a file and (optionally) measure its levels in one streaming pass.
 
@@ -292,6 +374,9 @@ def inspect_file(
         Frames decoded at a time (memory is bounded by this, not the duration).
     start, duration
         Measure the levels of this span (seconds); the header facts are the file's.
+    loudness
+        Also measure :class:`Loudness` in the same pass (needs ``levels``; loads scipy's
+        filter kernel).
     """
     info = audio_io.probe(path)
     if display is not None:
@@ -304,16 +389,33 @@ def inspect_file(
         clip_threshold(info.bit_depth, info.subtype),
         silence_db,
         frame_ms,
+        frame_levels=loudness,
     )
+    meters: list[Any] = [meter]
+    if loudness:
+        from audiokit.bs1770 import LoudnessMeter  # scipy's kernel: only when asked
+
+        meters.append(LoudnessMeter(info.samplerate, info.channels))
     first, last = audio_io.span_frames(info, start, duration)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", audio_io.DamagedAudioWarning)
         for block in audio_io.iter_blocks(path, blocksize, info, first, last):
-            meter.update(block)
+            for m in meters:
+                m.update(block)
     found = [str(w.message) for w in caught if issubclass(w.category, audio_io.DamagedAudioWarning)]
     for text in found:  # for the batch's warning line, and for the warnings column
         warnings.warn(audio_io.DamagedAudioWarning(text), stacklevel=2)
     if found:
         info = replace(info, warnings=(*info.warnings, *found))
     total, per = meter.result()
-    return InspectResult(info, total, per)
+    if not loudness:
+        return InspectResult(info, total, per)
+    assert meter.frame_levels is not None
+    programme, channels = meters[1].result()
+    return InspectResult(
+        info,
+        total,
+        per,
+        _loudness(programme, meter.frame_levels, None),
+        [_loudness(ch, meter.frame_levels, c) for c, ch in enumerate(channels)],
+    )

@@ -207,7 +207,7 @@ def html_report(dataset: dict[str, Any], tmp_path_factory: pytest.TempPathFactor
 
 
 def inspect_rows(paths: list[str]) -> list[dict[str, Any]]:
-    return [inspect_file(p).row() for p in paths]
+    return [inspect_file(p, loudness=True).row() for p in paths]
 
 
 # --------------------------------------------------------------------------- the HTML report
@@ -231,10 +231,7 @@ def test_counts_and_totals_equal_the_files(html_report: Any, dataset: dict[str, 
 def test_one_image_per_histogram_and_the_thumbnails(html_report: Any) -> None:
     root = html_report["root"]
     hists = root.find_all("figure", "histogram")
-    keys = [m.key for m in summary.MEASURES if m.key != "loudness_lufs"]
-    ids = [f.attrs["id"] for f in hists]
-    for key in keys:
-        assert f"hist-{key}" in ids
+    assert [f.attrs["id"] for f in hists] == [f"hist-{m.key}" for m in summary.MEASURES]
     for fig in hists:
         imgs = fig.find_all("img")
         assert len(imgs) == 1
@@ -284,8 +281,6 @@ def test_every_listed_outlier_is_one_and_every_one_is_listed(
     paths = sorted(dataset["durations"])
     rows = {r["path"]: r for r in inspect_rows(paths)}
     for m in summary.MEASURES:
-        if m.key == "loudness_lufs" and "loudness_lufs" not in next(iter(rows.values())):
-            continue
         vals = np.array([rows[p][m.key] for p in paths], dtype=float)
         finite = vals[np.isfinite(vals)]
         expected = {
@@ -357,7 +352,7 @@ def test_markdown_writes_pngs_beside_it(dataset: dict[str, Any], tmp_path: Path)
     ]
     hist = [link for link in links if "/hist-" in link]
     thumbs = [link for link in links if "/thumb-" in link]
-    assert len(hist) == len([m for m in summary.MEASURES if m.key != "loudness_lufs"])
+    assert len(hist) == len(summary.MEASURES)
     assert len(thumbs) == 4
     for link in links:
         assert link.startswith("report_files/")
@@ -456,9 +451,12 @@ def test_update_measures_only_new_files(dataset: dict[str, Any], tmp_path: Path)
     froot, _ = parse(full.read_text())
     for ident in ("overview", "samplerates", "channels", "outliers-duration", "outliers-peak_dbfs"):
         assert table_rows(froot.by_id(ident)) == table_rows(root.by_id(ident)), ident
-    # the sidecar is an inspect table: inspect --update on it keeps every row
-    res = invoke("inspect", str(data), "-o", str(sidecar), "--update", "-q")
+    # the sidecar is an inspect table: inspect --update on it keeps every row (nothing to
+    # compute: the table stays byte for byte)
+    before = sidecar.read_bytes()
+    res = invoke("inspect", str(data), "-o", str(sidecar), "--update", "--loudness", "-q")
     assert res.exit_code == 0
+    assert sidecar.read_bytes() == before
     meta = json.loads(pq.read_schema(sidecar).metadata[b"audiokit.state"])
     assert len(meta["inputs"]) == 22
 

@@ -12,7 +12,7 @@ import click
 
 from audiokit import __version__
 from audiokit.cli.common import BatchRun
-from audiokit.cli.inspect import ROW_TYPES, table_columns
+from audiokit.cli.inspect import ROW_TYPES, TABLE_METADATA, table_columns, table_identity
 from audiokit.cli.options import (
     BatchOptions,
     batch_options,
@@ -48,16 +48,16 @@ def _table_sink(
     """The inspect table kept beside the report for ``--update`` (an ``inspect`` table)."""
     return TableSink(
         str(table_path(output)),
-        TableSpec(table_columns(levels=True, per_channel=False), ROW_TYPES),
-        identity={
-            "command": "inspect",
-            "levels": True,
-            "per_channel": False,
-            "silence_threshold": silence_db,
-            "start": start,
-            "duration": duration,
-        },
-        metadata={"audiokit.command": "inspect", "audiokit.version": __version__},
+        TableSpec(table_columns(levels=True, per_channel=False, loudness=True), ROW_TYPES),
+        identity=table_identity(
+            levels=True,
+            per_channel=False,
+            silence_threshold=silence_db,
+            start=start,
+            duration=duration,
+            loudness=True,
+        ),
+        metadata=TABLE_METADATA,
         options=outputs,
     )
 

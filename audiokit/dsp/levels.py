@@ -100,3 +100,74 @@ def peak_dbfs(y: np.ndarray) -> float:
 def rms_dbfs(y: np.ndarray) -> float:
     """RMS over all samples of all channels of ``y`` (channels, n), in dBFS."""
     return db(measure(y).total_rms)
+
+
+class FrameLevels:
+    """Histogram of frame levels (dBFS, 0.01 dB bins) per channel and over all channels.
+
+    Feeds on the mean squares of consecutive frames; frames of digital silence (a
+    mean square of exactly 0) are counted apart and left out of the percentiles.
+    Memory is fixed (``(channels + 1) * BINS`` counts) whatever the duration.
+
+    Parameters
+    ----------
+    channels : int
+
+    Notes
+    -----
+    Levels below ``LOW_DB`` are counted at ``LOW_DB``, above ``HIGH_DB`` at ``HIGH_DB``.
+    """
+
+    LOW_DB = -200.0
+    HIGH_DB = 20.0
+    STEP_DB = 0.01
+    BINS = int(round((HIGH_DB - LOW_DB) / STEP_DB))
+
+    def __init__(self, channels: int) -> None:
+        import numpy as np
+
+        self.channels = channels
+        self.counts = np.zeros((channels + 1, self.BINS), dtype=np.int64)  # last row: all
+        self.silent = np.zeros(channels + 1, dtype=np.int64)
+
+    def add(self, power: np.ndarray) -> None:
+        """Add the mean squares of some frames, shape (frames, channels)."""
+        import numpy as np
+
+        if len(power) == 0:
+            return
+        every = np.concatenate([power, power.mean(axis=1, keepdims=True)], axis=1)
+        for row, p in enumerate(every.T):
+            live = p[p > 0]
+            self.silent[row] += len(p) - len(live)
+            if len(live):
+                level = 10 * np.log10(live)
+                index = np.clip((level - self.LOW_DB) / self.STEP_DB, 0, self.BINS - 1)
+                self.counts[row] += np.bincount(index.astype(np.int64), minlength=self.BINS)
+
+    def percentile(self, q: float, channel: int | None = None) -> float:
+        """The ``q``-th percentile (nearest rank) of the frame levels, in dBFS.
+
+        Parameters
+        ----------
+        q : float
+            0 to 100.
+        channel : int, optional
+            One channel's frames; None: the frames' mean square over all channels.
+
+        Returns
+        -------
+        float
+            The bin's centre (0.005 dB from the exact value); ``-inf`` when every
+            frame is digital silence; NaN when there are no frames.
+        """
+        import numpy as np
+
+        row = self.channels if channel is None else channel
+        counts = self.counts[row]
+        total = int(counts.sum())
+        if total == 0:
+            return -math.inf if self.silent[row] else math.nan
+        rank = max(math.ceil(q / 100 * total), 1)
+        index = int(np.searchsorted(np.cumsum(counts), rank))
+        return round(self.LOW_DB + (index + 0.5) * self.STEP_DB, 3)

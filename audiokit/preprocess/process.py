@@ -17,13 +17,13 @@ import numpy as np
 
 from audiokit import audio_io
 from audiokit.audio_io import AudioInfo
+from audiokit.bs1770 import integrated_loudness
 from audiokit.dsp.levels import peak_dbfs
 from audiokit.inputs import Input
 from audiokit.preprocess import steps
 from audiokit.preprocess.apply import apply_step, run_steps
 from audiokit.preprocess.chain import Plan
 from audiokit.preprocess.job import Job, estimate_memory, finish_report, new_report
-from audiokit.preprocess.loudness import integrated_loudness
 from audiokit.preprocess.output import (
     Encoding,
     FileReport,

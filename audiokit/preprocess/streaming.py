@@ -5,7 +5,7 @@ selection, soxr's ``ResampleStream``, the Butterworth filters and the
 pre-emphasis with their state carried across blocks, gain) run as such; they
 are the code the in-memory path runs too. Normalisation takes two passes: the
 first runs the steps before ``normalize`` and measures (peak, RMS, or BS.1770
-loudness with :class:`~audiokit.preprocess.loudness.StreamingLoudness`), the
+loudness with :class:`~audiokit.bs1770.StreamingLoudness`), the
 second applies the gain it decided. The steps marked ``sink`` in
 :data:`~audiokit.preprocess.registry.STEPS` (pad-to, trim-to, segment, fade) run
 at the output end (:class:`Sink`); a segment is held in memory while it fills,
@@ -28,12 +28,13 @@ import numpy as np
 
 from audiokit import audio_io
 from audiokit.audio_io import AudioInfo
+from audiokit.bs1770 import StreamingLoudness
 from audiokit.dsp.levels import PeakRms, db
 from audiokit.inputs import Input
 from audiokit.preprocess.blocks import Processor, empty, run_blocks
 from audiokit.preprocess.chain import Plan
 from audiokit.preprocess.job import Job, finish_report, new_report
-from audiokit.preprocess.loudness import StreamingLoudness, decide_gain, gain_reduced_warning
+from audiokit.preprocess.loudness import decide_gain, gain_reduced_warning
 from audiokit.preprocess.output import (
     Encoding,
     FileReport,

@@ -1,8 +1,8 @@
 """The measurements behind a report: inspect's rows, computed on the batch engine or kept.
 
-A report measures every input exactly as ``audiokit inspect`` does (the same task and the
-same row). With ``--update`` the rows are also written, through the output layer's
-:class:`~audiokit.output.tables.TableSink`, to an inspect table beside the report
+A report measures every input exactly as ``audiokit inspect --loudness`` does (the same
+measurement and the same row). With ``--update`` the rows are also written, through the
+output layer's :class:`~audiokit.output.tables.TableSink`, to an inspect table beside the report
 (:func:`table_path`: ``report.html`` -> ``report.inspect.parquet``); a re-run keeps the rows
 of the inputs unchanged since (same path, size, modification time and options) and measures
 only the others. The table is an ordinary inspect table: its state (the ``audiokit.state``
@@ -43,7 +43,7 @@ def measure(
     start: float = 0.0,
     duration: float | None = None,
 ) -> dict[str, Any]:
-    """Inspect one input (levels included): its inspect row (the batch task)."""
+    """Inspect one input, levels and loudness included: its inspect row (the batch task)."""
     res = inspect_file(
         inp.path,
         levels=True,
@@ -51,6 +51,7 @@ def measure(
         display=inp.display,
         start=start,
         duration=duration,
+        loudness=True,
     )
     return res.row()
 
