@@ -145,6 +145,9 @@ def report_cmd(
             failed=[(f.input.display, f.reason) for f in run.failed],
             labels=[inp.folder for inp in got.inputs] if label_from_parent else None,
         )
+        # Histograms first: matplotlib is then imported once, here, and the thumbnails'
+        # workers inherit it when they fork.
+        hists = figures.histograms(summ.measures)
         thumbs, thumb_failures = figures.thumbnails(
             got.inputs, thumbnails, jobs=batch.jobs, start=start
         )
@@ -154,7 +157,7 @@ def report_cmd(
         page = Page(
             summary=summ,
             meta=Meta(__version__, command_line(sys.argv), _date()),
-            histograms=figures.histograms(summ.measures),
+            histograms=hists,
             thumbnails=thumbs,
             notes=notes,
         )
