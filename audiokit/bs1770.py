@@ -325,8 +325,11 @@ class TruePeak:
 
     def __init__(self, channels: int, sr: int = 48_000) -> None:
         self.channels = channels
-        self._filter = interpolation_filter(oversampling(sr)).T  # (taps, phases - 1)
-        self._taps = self._filter.shape[0]
+        taps = interpolation_filter(oversampling(sr))
+        self._kernels = [np.ascontiguousarray(row[::-1]) for row in taps]  # for np.convolve
+        #: No interpolated point exceeds this times the largest sample around it.
+        self._gain = float(np.abs(taps).sum(axis=1).max())
+        self._taps = taps.shape[1]
         self._history = np.zeros((self._taps - 1, channels), dtype=np.float32)
         self.peak = np.zeros(channels)
         self._flushed = False
@@ -338,11 +341,15 @@ class TruePeak:
         x = np.asarray(block, dtype=np.float32)
         np.maximum(self.peak, np.abs(x).max(axis=0), out=self.peak)  # phase 0: the samples
         buf = np.concatenate([self._history, x])
-        for c in range(self.channels):
-            windows = np.lib.stride_tricks.sliding_window_view(buf[:, c], self._taps)
-            between = windows @ self._filter  # (points, phases - 1)
-            self.peak[c] = max(self.peak[c], float(np.abs(between).max()))
         self._history = buf[-(self._taps - 1) :]
+        bound = self._gain * np.abs(buf).max(axis=0)
+        for c in range(self.channels):
+            if bound[c] <= self.peak[c]:  # a quiet block cannot raise the peak: skip it
+                continue
+            lane = np.ascontiguousarray(buf[:, c])
+            for kernel in self._kernels:  # window i: sum_j lane[i + j] * taps[j]
+                between = float(np.abs(np.convolve(lane, kernel, "valid")).max())
+                self.peak[c] = max(self.peak[c], between)
 
     def result(self) -> np.ndarray:
         """Linear true peak per channel, shape (channels,) (0 for silence)."""

@@ -49,6 +49,53 @@ NOISE_PERCENTILE = 10.0
 ACTIVE_PERCENTILE = 90.0
 
 
+#: The columns of inspect's rows and their Parquet types (columns that can be null for some
+#: files need a fixed type); ``check`` rules name them.
+ROW_TYPES = {
+    "path": "string",
+    "format": "string",
+    "subtype": "string",
+    "bit_depth": "int32",
+    "samplerate": "int32",
+    "channels": "int32",
+    "frames": "int64",
+    "duration": "float64",
+    "size_bytes": "int64",
+    "bitrate": "float64",
+    "channel": "int32",
+    "peak_dbfs": "float64",
+    "rms_dbfs": "float64",
+    "crest_factor_db": "float64",
+    "dc_offset": "float64",
+    "clipped_fraction": "float64",
+    "silent_fraction": "float64",
+    "loudness_lufs": "float64",
+    "loudness_range_lu": "float64",
+    "true_peak_dbtp": "float64",
+    "noise_floor_dbfs": "float64",
+    "snr_db": "float64",
+    "warnings": "list<string>",
+}
+
+
+LEVEL_KEYS = [
+    "peak_dbfs",
+    "rms_dbfs",
+    "crest_factor_db",
+    "dc_offset",
+    "clipped_fraction",
+    "silent_fraction",
+]
+#: The columns of ``--loudness`` (names relied on by ``check`` and ``report``).
+LOUDNESS_KEYS = [
+    "loudness_lufs",
+    "loudness_range_lu",
+    "true_peak_dbtp",
+    "noise_floor_dbfs",
+    "snr_db",
+]
+
+
 def clip_threshold(bit_depth: int | None, subtype: str) -> float:
     """The magnitude at or above which a sample counts as clipped."""
     if bit_depth and subtype.startswith("PCM"):

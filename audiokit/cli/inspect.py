@@ -21,36 +21,15 @@ from audiokit.cli.options import (
     table_format_option,
 )
 from audiokit.inputs import Input
-from audiokit.inspection import InspectResult, inspect_file
+from audiokit.inspection import (
+    LEVEL_KEYS,
+    LOUDNESS_KEYS,
+    ROW_TYPES,
+    InspectResult,
+    inspect_file,
+)
 from audiokit.output.policy import OutputOptions
 from audiokit.output.tables import TableSpec
-
-#: Parquet column types (columns that can be null for some files need a fixed type).
-ROW_TYPES = {
-    "path": "string",
-    "format": "string",
-    "subtype": "string",
-    "bit_depth": "int32",
-    "samplerate": "int32",
-    "channels": "int32",
-    "frames": "int64",
-    "duration": "float64",
-    "size_bytes": "int64",
-    "bitrate": "float64",
-    "channel": "int32",
-    "peak_dbfs": "float64",
-    "rms_dbfs": "float64",
-    "crest_factor_db": "float64",
-    "dc_offset": "float64",
-    "clipped_fraction": "float64",
-    "silent_fraction": "float64",
-    "loudness_lufs": "float64",
-    "loudness_range_lu": "float64",
-    "true_peak_dbtp": "float64",
-    "noise_floor_dbfs": "float64",
-    "snr_db": "float64",
-    "warnings": "list<string>",
-}
 
 
 def _task(
@@ -300,21 +279,3 @@ def table_columns(levels: bool, per_channel: bool, loudness: bool = False) -> tu
         cols.append("channel")
     cols.append("warnings")  # what is wrong with a file read anyway (damaged)
     return tuple(cols)
-
-
-LEVEL_KEYS = [
-    "peak_dbfs",
-    "rms_dbfs",
-    "crest_factor_db",
-    "dc_offset",
-    "clipped_fraction",
-    "silent_fraction",
-]
-#: The columns of ``--loudness`` (names relied on by ``check`` and ``report``).
-LOUDNESS_KEYS = [
-    "loudness_lufs",
-    "loudness_range_lu",
-    "true_peak_dbtp",
-    "noise_floor_dbfs",
-    "snr_db",
-]

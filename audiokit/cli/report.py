@@ -12,7 +12,7 @@ import click
 
 from audiokit import __version__
 from audiokit.cli.common import BatchRun
-from audiokit.cli.inspect import ROW_TYPES, TABLE_METADATA, table_columns, table_identity
+from audiokit.cli.inspect import TABLE_METADATA, table_columns, table_identity
 from audiokit.cli.options import (
     BatchOptions,
     batch_options,
@@ -23,6 +23,7 @@ from audiokit.cli.options import (
 )
 from audiokit.errors import UsageError
 from audiokit.inputs import STDIN
+from audiokit.inspection import ROW_TYPES
 from audiokit.output.lock import OutputLock
 from audiokit.output.policy import Existing, OutputOptions
 from audiokit.output.tables import TableSink, TableSpec
