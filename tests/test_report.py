@@ -34,7 +34,7 @@ from audiokit.cli import cli
 from audiokit.inspection import inspect_file
 from audiokit.report import figures, summary
 from audiokit.report.collect import table_path
-from audiokit.report.markdown import esc, files_dir
+from audiokit.report.markdown import code, esc, files_dir
 
 # --------------------------------------------------------------------------- the HTML, parsed
 
@@ -329,6 +329,7 @@ def test_sample_data_report_matches_soundfile(sample_dir: Path, tmp_path: Path) 
     }
     assert counts(root, "formats") == dict(sorted(Counter(i.format for i in infos).items()))
     assert len(root.find_all("figure", "thumbnail")) == 3
+    assert not [n for n in root.walk() if n.attrs.get("id") == "classes"]  # no --label-from-parent
     clipped = {Path(r[0]).name for r in table_rows(root.by_id("outliers-clipped_fraction"))[1:]}
     assert "overdriven.wav" in clipped
     dc = {Path(r[0]).name for r in table_rows(root.by_id("outliers-dc_offset"))[1:]}
@@ -371,6 +372,7 @@ def test_markdown_writes_pngs_beside_it(dataset: dict[str, Any], tmp_path: Path)
 def test_markdown_escapes_paths() -> None:
     assert esc("a|b_c*.wav") == "a\\|b\\_c\\*\\.wav"
     assert esc("two\nlines") == "two lines"
+    assert code("audiokit report 'a|b' -o `x`.md") == "`audiokit report 'a\\|b' -o 'x'.md`"
 
 
 # --------------------------------------------------------------------------- outputs

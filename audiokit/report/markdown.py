@@ -37,6 +37,11 @@ def esc(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
+def code(text: str) -> str:
+    """Text as a code span that a table cell can hold (``|`` escaped as GFM asks)."""
+    return "`" + " ".join(text.split()).replace("`", "'").replace("|", "\\|") + "`"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -55,7 +60,7 @@ def render(page: Page, folder: str) -> str:
         ["", ""],
         [
             ["audiokit", esc(meta.version)],
-            ["command", f"`{meta.command.replace('`', '')}`"],
+            ["command", code(meta.command)],
             ["date", esc(meta.date)],
         ],
     )
