@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "anomaly": "audiokit.cli.anomaly:anomaly_group",
     "generate": "audiokit.cli.generate:generate_cmd",
     "check": "audiokit.cli.check:check_cmd",
+    "report": "audiokit.cli.report:report_cmd",
 }
 
 
@@ -54,6 +55,7 @@ SUMMARIES: dict[str, str] = {
     "anomaly": "Anomaly detection from recordings of normal operation.",
     "generate": "Write a test signal: tones, chirps, white/pink/brown noise, silence.",
     "check": "Check files against rules (CI gate): exit 1 when one breaks a rule.",
+    "report": "Describe a whole dataset on one page (HTML or Markdown): counts, outliers.",
 }
 
 

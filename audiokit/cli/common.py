@@ -65,6 +65,8 @@ class BatchRun:
         for note in notes:
             click.echo(f"audiokit: {safe_text(note)}", err=True)
         self.failures = 0
+        self.failed: list[Failure] = []
+        """Every failure reported, in order (a report lists them)."""
         self.done = 0
         self.skipped = 0
         self.started = time.monotonic()
@@ -142,6 +144,7 @@ class BatchRun:
     def report(self, failure: Failure) -> None:
         """Print ``audiokit: <path>: <reason>`` (and the traceback with ``-v``); count it."""
         self.failures += 1
+        self.failed.append(failure)
         line = f"audiokit: {safe_text(failure.message)}"
         if self.opts.traceback and failure.detail:
             line = failure.detail.rstrip() + "\n" + line

@@ -19,6 +19,7 @@ from audiokit.cli.options import (
     batch_options,
     csv_option,
     json_option,
+    label_from_parent_option,
     output_policy_options,
     per_channel_option,
     span_options,
@@ -160,11 +161,7 @@ Feature groups (--features, comma list; 'default' and 'all' also work):
     metavar="SECONDS",
     help="Overlap of consecutive segments (default 0).",
 )
-@click.option(
-    "--label-from-parent",
-    is_flag=True,
-    help="Add a 'label' column: the name of each file's folder (data/<label>/x.wav).",
-)
+@label_from_parent_option
 @per_channel_option(
     "Features of each channel apart (stereo files: two rows per file, per window or per "
     "frame, numbered in the column 'channel') instead of the channels mixed to mono."

@@ -184,24 +184,21 @@ def inspect_cmd(
     if loudness and no_levels:
         raise click.UsageError("--loudness measures the samples: it excludes --no-levels")
     columns = table_columns(levels=not no_levels, per_channel=per_channel, loudness=loudness)
-    identity: dict[str, Any] = {
-        "command": "inspect",
-        "levels": not no_levels,
-        "per_channel": per_channel,
-        "silence_threshold": silence_threshold,
-        "start": start,
-        "duration": duration,
-    }
-    if loudness:  # only when on: tables written before the option existed stay updatable
-        identity["loudness"] = True
     sink = table_sink(
         output,
         TableSpec(columns, ROW_TYPES),
         table_format=table_format,
         as_json=as_json,
         as_csv=as_csv,
-        identity=identity,
-        metadata={"audiokit.command": "inspect", "audiokit.version": __version__},
+        identity=table_identity(
+            levels=not no_levels,
+            per_channel=per_channel,
+            silence_threshold=silence_threshold,
+            start=start,
+            duration=duration,
+            loudness=loudness,
+        ),
+        metadata=TABLE_METADATA,
         options=outputs,
     )
     run = BatchRun(batch, desc="inspect", output=output)
@@ -238,6 +235,36 @@ def inspect_cmd(
             cols = [*cols[:1], ("channel", "ch#", str), *cols[1:]]
         print_table(sink.rows, cols, droppable=DROPPABLE)
     run.exit()
+
+
+#: Parquet schema metadata of inspect tables.
+TABLE_METADATA = {"audiokit.command": "inspect", "audiokit.version": __version__}
+
+
+def table_identity(
+    *,
+    levels: bool,
+    per_channel: bool,
+    silence_threshold: float,
+    start: float,
+    duration: float | None,
+    loudness: bool,
+) -> dict[str, Any]:
+    """What makes an inspect table's rows what they are (``--update`` refuses others).
+
+    Shared with ``report``, whose ``--update`` table is an inspect table.
+    """
+    identity: dict[str, Any] = {
+        "command": "inspect",
+        "levels": levels,
+        "per_channel": per_channel,
+        "silence_threshold": silence_threshold,
+        "start": start,
+        "duration": duration,
+    }
+    if loudness:  # only when on: tables written before the option existed stay updatable
+        identity["loudness"] = True
+    return identity
 
 
 def table_columns(levels: bool, per_channel: bool, loudness: bool = False) -> tuple[str, ...]:

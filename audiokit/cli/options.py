@@ -229,6 +229,12 @@ def span_options(func: F) -> F:
     )(func)
 
 
+label_from_parent_option = click.option(
+    "--label-from-parent",
+    is_flag=True,
+    help="Add a 'label' column: the name of each file's folder (data/<label>/x.wav).",
+)
+
 silence_threshold_option = click.option(
     "--silence-threshold",
     type=float,

@@ -11,6 +11,7 @@ with committed baselines.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 from collections.abc import Iterator
@@ -377,6 +378,19 @@ def write_png(
         )
     except OSError as exc:
         raise files.os_error(exc, target if target is not None else path) from None
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes (as :func:`write_png` writes it), for pages that embed images."""
+    buf = io.BytesIO()
+    fig.savefig(
+        buf,
+        format="png",
+        dpi=fig.dpi,
+        metadata={"Software": None},
+        pil_kwargs={"compress_level": 6},
+    )
+    return buf.getvalue()
 
 
 @dataclass
