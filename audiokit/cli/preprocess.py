@@ -168,7 +168,9 @@ Inputs are never modified and never overwritten; existing outputs are kept
 (that input fails) unless --overwrite, --skip-existing or --update. Files over
 10 minutes whose steps all work block by block (channels, sr, filters, preemphasis, gain, normalize
 without --limit, pad-to, trim-to, segment, fade) are streamed in bounded
-memory (--streaming on/off forces the choice).
+memory (--streaming on/off forces the choice). The report's lufs_in is
+measured on every input; lufs_out only with --measure-output or --normalize
+loudness (one BS.1770 pass less per file otherwise).
 """,
 )
 @batch_options
@@ -201,6 +203,11 @@ memory (--streaming on/off forces the choice).
     "--report",
     metavar="FILE",
     help="Also write the report as a table: .parquet, .csv, .tsv or .jsonl.",
+)
+@click.option(
+    "--measure-output",
+    is_flag=True,
+    help="Also measure each output's loudness (lufs_out; --normalize loudness always does).",
 )
 @click.option(
     "--streaming",
@@ -258,6 +265,8 @@ def preprocess_cmd(
         streaming=kw["streaming"],
         start=kw["start"],
         duration=kw["duration"],
+        measure_output=kw["measure_output"]
+        or ("normalize" in plan.steps and plan.normalize == "loudness"),
     )
     job.check()
     _check_memory(job, inputs, batch)

@@ -40,6 +40,10 @@ class Job:
         Frames per block when streaming.
     start, duration : float, float or None
         The span of each input (``--start``/``--duration``, seconds).
+    measure_output : bool
+        Measure the output's loudness (``lufs_out``); False leaves it NaN, saving a
+        BS.1770 pass over every output (the CLI asks only for ``--measure-output``
+        and ``--normalize loudness``).
     """
 
     plan: Plan
@@ -49,6 +53,7 @@ class Job:
     blocksize: int = BLOCKSIZE
     start: float = 0.0
     duration: float | None = None
+    measure_output: bool = True
 
     def span_seconds(self, info: AudioInfo) -> float:
         first, last = self.span(info)

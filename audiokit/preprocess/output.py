@@ -222,15 +222,18 @@ def quantize(block: np.ndarray, enc: Encoding, rng: Any) -> tuple[np.ndarray, in
         clipped = int(np.count_nonzero(np.abs(x) > 1.0)) if enc.ext == "ogg" else 0
         return np.ascontiguousarray(x, dtype=np.float32), clipped
     scale = float(2 ** (bits - 1))
-    v = x.astype(np.float64) * scale
+    # In place on one float64 array: the values of x.astype(float64) * scale + noise.
+    v = np.multiply(x, scale, dtype=np.float64)
     if enc.dither:
-        noise = rng.random(v.shape) - rng.random(v.shape)
-        noise[x == 0] = 0.0  # digital silence stays digital silence
-        v += noise
-    v = np.rint(v)
-    over = (v > scale - 1) | (v < -scale)
-    clipped = int(np.count_nonzero(over))
-    np.clip(v, -scale, scale - 1, out=v)
+        noise = rng.random(v.shape)
+        noise -= rng.random(v.shape)
+        np.add(v, noise, out=v, where=x != 0)  # digital silence stays digital silence
+        del noise
+    np.rint(v, out=v)
+    clipped = 0
+    if v.size and (v.max() > scale - 1 or v.min() < -scale):
+        clipped = int(np.count_nonzero((v > scale - 1) | (v < -scale)))
+        np.clip(v, -scale, scale - 1, out=v)
     if bits == 16:
         return v.astype(np.int16), clipped
     return (v.astype(np.int32) << 8), clipped

@@ -28,7 +28,7 @@ import numpy as np
 
 from audiokit import audio_io
 from audiokit.audio_io import AudioInfo
-from audiokit.dsp.levels import PeakRms, db
+from audiokit.dsp.levels import PeakRms, db, max_abs
 from audiokit.inputs import Input
 from audiokit.preprocess.blocks import Processor, empty, run_blocks
 from audiokit.preprocess.chain import Plan
@@ -47,23 +47,30 @@ from audiokit.preprocess.steps import fade, fade_curve, n_samples, segment_sizes
 
 
 class Meter:
-    """Peak, RMS and (optionally) BS.1770 loudness of a stream of ``(channels, n)`` blocks."""
+    """Peak and, optionally, RMS and BS.1770 loudness of a stream of ``(channels, n)`` blocks.
 
-    def __init__(self, sr: int, channels: int, loudness: bool = True) -> None:
-        self.levels = PeakRms(channels)
+    Only what is asked is measured: the peak is one exact max per block, RMS
+    (``rms=True``) sums squares in float64, loudness filters the signal.
+    """
+
+    def __init__(self, sr: int, channels: int, loudness: bool = True, rms: bool = False) -> None:
+        self.peak = 0.0
+        self.levels = PeakRms(channels) if rms else None
         self.lufs = StreamingLoudness(sr, channels) if loudness else None
 
     def update(self, block: np.ndarray) -> None:
-        self.levels.update(block.T)
+        self.peak = max(self.peak, max_abs(block))
+        if self.levels is not None:
+            self.levels.update(block.T)
         if self.lufs is not None:
             self.lufs.update(block)
 
     def level(self, mode: str) -> float:
-        """``peak`` or ``rms`` (dBFS), or ``loudness`` (LUFS; NaN when not measured)."""
+        """``peak`` or ``rms`` (dBFS), or ``loudness`` (LUFS); NaN when not measured."""
         if mode == "peak":
-            return db(self.levels.total_peak)
+            return db(self.peak)
         if mode == "rms":
-            return db(self.levels.total_rms)
+            return db(self.levels.total_rms) if self.levels is not None else math.nan
         return self.lufs.result() if self.lufs is not None else math.nan
 
 
@@ -204,7 +211,7 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
         mode = plan.normalize or "peak"
         before = plan.steps[: plan.steps.index("normalize")]
         procs, sr1, ch1 = build_processors(plan, sr0, ch0, before)
-        mid = Meter(sr1, ch1, loudness=mode == "loudness")
+        mid = Meter(sr1, ch1, loudness=mode == "loudness", rms=mode == "rms")
         for b in run_blocks(procs, _tee(blocks(), in_meter)):  # pass 1: measure
             mid.update(b)
         measured = mid.level(mode)
@@ -220,7 +227,7 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
         rep.gain_db += plan.gain_db
 
     procs, sr, ch = build_processors(plan, sr0, ch0, plan.steps, norm_gain)
-    out_meter = Meter(sr, ch)
+    out_meter = Meter(sr, ch, loudness=job.measure_output)
 
     def name(index: int | None) -> Any:
         if job.spec.out is None:
