@@ -52,7 +52,7 @@ from audiokit.preprocess.output import (
     output_paths,
     planned_ext,
 )
-from audiokit.preprocess.process import Job, preprocess_file, warm_up
+from audiokit.preprocess.process import Job, batch_warm_up, preprocess_file
 from audiokit.preprocess.registry import OPTIONS
 from audiokit.preprocess.spec import Option
 
@@ -267,6 +267,8 @@ def preprocess_cmd(
         duration=kw["duration"],
         measure_output=kw["measure_output"]
         or ("normalize" in plan.steps and plan.normalize == "loudness"),
+        # One input and more than one job allowed: its worker may use a second thread.
+        threads=2 if len(inputs) == 1 and (batch.jobs or default_jobs()) > 1 else 1,
     )
     job.check()
     _check_memory(job, inputs, batch)
@@ -358,7 +360,7 @@ def _render(
                 done = {i.path for i in run.inputs} - again
                 todo = [i for i in run.inputs if i.path in again]
                 run.skipped = len(done)
-        for res in run.run(task, todo, warm_up=functools.partial(warm_up, job.plan)):
+        for res in run.run(task, todo, warm_up=batch_warm_up(job.plan)):
             rep = res.value
             if to_stdout:
                 rep.outputs = ["-"]  # not the scratch file it went through

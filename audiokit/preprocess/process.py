@@ -11,6 +11,8 @@ block by block.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -40,6 +42,19 @@ from audiokit.warmup import probe_signal
 LIBROSA_STEPS = ("trim", "remove-silence", "denoise")
 #: Rate of the warm-up probe.
 PROBE_SR = 22050
+
+
+def batch_warm_up(plan: Plan) -> Callable[[], None] | None:
+    """Prepare this process for ``plan`` now; returns the warm-up ``batch.run`` needs.
+
+    None when no step calls librosa: there is nothing to compile, so the run does
+    not wait for the compile lock that another audiokit process (a ``features``
+    run, say) may hold for a minute.
+    """
+    if set(LIBROSA_STEPS) & set(plan.steps):
+        return functools.partial(warm_up, plan)
+    warm_up(plan)
+    return None
 
 
 def warm_up(plan: Plan) -> None:
@@ -130,6 +145,7 @@ def _process_in_memory(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> 
 
 __all__ = [
     "Job",
+    "batch_warm_up",
     "OutputSpec",
     "apply_step",
     "estimate_memory",
