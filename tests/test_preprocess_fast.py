@@ -181,14 +181,20 @@ def test_max_abs_is_the_meter_peak() -> None:
 
 
 def _quantize_reference(block: np.ndarray, enc: Encoding, rng: np.random.Generator) -> np.ndarray:
-    """The quantiser as it was written before it worked in place."""
+    """The quantiser written out plainly: scale, TPDF noise, round, clip."""
     x = block.T
     bits = enc.bits
     assert bits is not None
     scale = float(2 ** (bits - 1))
     v = x.astype(np.float64) * scale
     if enc.dither:
-        noise = rng.random(v.shape) - rng.random(v.shape)
+        n = v.size  # two 32-bit uniforms from each 64-bit draw, in sample order
+        raw = rng.bit_generator.random_raw(n)
+        hi, lo = (
+            (raw >> np.uint64(32)).astype(np.int64),
+            (raw & np.uint64(0xFFFFFFFF)).astype(np.int64),
+        )
+        noise = ((lo - hi) * 2.0**-32).reshape(v.shape)  # little-endian: low half first
         noise[x == 0] = 0.0
         v += noise
     v = np.rint(v)
@@ -198,7 +204,7 @@ def _quantize_reference(block: np.ndarray, enc: Encoding, rng: np.random.Generat
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
 @pytest.mark.parametrize("dither", [True, False])
-def test_in_place_quantiser_gives_the_same_codes(subtype: str, dither: bool) -> None:
+def test_in_place_quantiser_gives_the_plain_codes(subtype: str, dither: bool) -> None:
     rng = np.random.default_rng(4)
     y = (rng.standard_normal((2, 4000)) * 0.6).astype(np.float32)
     y[:, 100:300] = 0.0  # digital silence stays silent
@@ -255,3 +261,16 @@ def test_resampler_in_one_call_gives_the_stream_samples(sr_in: int, sr_out: int)
             assert whole.dtype == np.float32 and whole.flags.c_contiguous
             assert whole.shape == (ch, math.ceil(n * sr_out / sr_in)), n
             np.testing.assert_array_equal(whole, streamed)
+
+
+def test_tpdf_is_triangular_on_plus_minus_one_lsb() -> None:
+    from audiokit.preprocess.output import tpdf
+
+    noise = tpdf(np.random.default_rng(0), (200_000, 2))
+    assert noise.shape == (200_000, 2) and noise.min() > -1 and noise.max() < 1
+    assert abs(noise.mean()) < 0.005
+    assert noise.var() == pytest.approx(1 / 6, rel=0.02)
+    hist = np.histogram(noise, bins=4, range=(-1, 1))[0] / noise.size
+    np.testing.assert_allclose(hist, [1 / 8, 3 / 8, 3 / 8, 1 / 8], atol=0.005)  # a triangle
+    again = tpdf(np.random.default_rng(0), (200_000, 2))
+    np.testing.assert_array_equal(noise, again)  # seeded: reproducible
