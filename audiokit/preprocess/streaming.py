@@ -11,6 +11,13 @@ second applies the gain it decided. The steps marked ``sink`` in
 at the output end (:class:`Sink`); a segment is held in memory while it fills,
 so memory is bounded by the block size plus one segment.
 
+When the steps before ``normalize`` do something (resampling, filters) and
+there is an output, pass 1 also keeps their samples in an anonymous spill file
+(:class:`~audiokit.preprocess.spill.Spill`), and pass 2 reads them back instead
+of decoding and computing them again: the same blocks, so the same output bytes
+(dither included). For a lone long file (``Job.threads`` > 1) the input's
+meter runs on a second thread (:class:`~audiokit.preprocess.spill.Background`).
+
 The steps that need the whole signal (trim, remove-silence, denoise, and the
 limiter of ``--limit``) keep a plan on the in-memory path.
 """
