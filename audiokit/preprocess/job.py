@@ -41,7 +41,7 @@ class Job:
     start, duration : float, float or None
         The span of each input (``--start``/``--duration``, seconds).
     measure_output : bool
-        Measure the output's loudness (``lufs_out``); False leaves it NaN, saving a
+        Measure the output's loudness (``lufs_out``); False leaves it None, saving a
         BS.1770 pass over every output (the CLI asks only for ``--measure-output``
         and ``--normalize loudness``).
     threads : int

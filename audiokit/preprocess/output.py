@@ -440,7 +440,8 @@ class FileReport:
 
     Durations in seconds, peaks in dBFS, loudness in LUFS (BS.1770).
     ``outputs`` lists every file written (several with ``--segment``);
-    ``gain_db`` is the total gain of ``--gain`` and ``--normalize``.
+    ``gain_db`` is the total gain of ``--gain`` and ``--normalize``; ``lufs_out`` is None
+    when the output's loudness was not measured (``Job.measure_output``).
     """
 
     input: str
@@ -454,7 +455,7 @@ class FileReport:
     peak_in_dbfs: float = float("nan")
     peak_out_dbfs: float = float("nan")
     lufs_in: float = float("nan")
-    lufs_out: float = float("nan")
+    lufs_out: float | None = float("nan")
     gain_db: float = 0.0
     limited: bool = False
     gain_reduced: bool = False

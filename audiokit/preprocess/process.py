@@ -127,8 +127,7 @@ def _process_in_memory(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> 
     rep.channels_out = int(whole.shape[0])
     rep.duration_out = whole.shape[-1] / sr
     rep.peak_out_dbfs = peak_dbfs(whole)
-    if job.measure_output:
-        rep.lufs_out = integrated_loudness(whole, sr)
+    rep.lufs_out = integrated_loudness(whole, sr) if job.measure_output else None
     del whole
     count = len(chunks) if "segment" in job.plan.steps else None
     if job.spec.out is not None:

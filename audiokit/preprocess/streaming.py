@@ -298,7 +298,7 @@ def _write(
     rep.sr_out, rep.channels_out = sr, ch
     rep.duration_out = sink.total / sr
     rep.peak_out_dbfs = out_meter.level("peak")
-    rep.lufs_out = out_meter.level("loudness")
+    rep.lufs_out = out_meter.level("loudness") if job.measure_output else None
     finish_report(rep, outs)
 
 
