@@ -154,8 +154,8 @@ class StreamingLoudness:
 
         if block.shape[-1] == 0:
             return
-        x = np.asarray(block, dtype=np.float64)
-        x, self._zi = sosfilt(self._sos, x, axis=-1, zi=self._zi)
+        # sosfilt filters a float64 copy of its own: no copy here.
+        x, self._zi = sosfilt(self._sos, block, axis=-1, zi=self._zi)
         sq = np.square(x, out=x)
         hop, n = self.hop, sq.shape[-1]
         # Finish the 100 ms started in an earlier block, then whole ones at once.

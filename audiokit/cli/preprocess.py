@@ -52,7 +52,7 @@ from audiokit.preprocess.output import (
     output_paths,
     planned_ext,
 )
-from audiokit.preprocess.process import Job, preprocess_file, warm_up
+from audiokit.preprocess.process import Job, batch_warm_up, preprocess_file
 from audiokit.preprocess.registry import OPTIONS
 from audiokit.preprocess.spec import Option
 
@@ -168,7 +168,9 @@ Inputs are never modified and never overwritten; existing outputs are kept
 (that input fails) unless --overwrite, --skip-existing or --update. Files over
 10 minutes whose steps all work block by block (channels, sr, filters, preemphasis, gain, normalize
 without --limit, pad-to, trim-to, segment, fade) are streamed in bounded
-memory (--streaming on/off forces the choice).
+memory (--streaming on/off forces the choice). The report's lufs_in is
+measured on every input; lufs_out only with --measure-output or --normalize
+loudness (one BS.1770 pass less per file otherwise).
 """,
 )
 @batch_options
@@ -201,6 +203,11 @@ memory (--streaming on/off forces the choice).
     "--report",
     metavar="FILE",
     help="Also write the report as a table: .parquet, .csv, .tsv or .jsonl.",
+)
+@click.option(
+    "--measure-output",
+    is_flag=True,
+    help="Also measure each output's loudness (lufs_out; --normalize loudness always does).",
 )
 @click.option(
     "--streaming",
@@ -258,6 +265,10 @@ def preprocess_cmd(
         streaming=kw["streaming"],
         start=kw["start"],
         duration=kw["duration"],
+        measure_output=kw["measure_output"]
+        or ("normalize" in plan.steps and plan.normalize == "loudness"),
+        # One input and more than one job allowed: its worker may use a second thread.
+        threads=2 if len(inputs) == 1 and (batch.jobs or default_jobs()) > 1 else 1,
     )
     job.check()
     _check_memory(job, inputs, batch)
@@ -349,7 +360,7 @@ def _render(
                 done = {i.path for i in run.inputs} - again
                 todo = [i for i in run.inputs if i.path in again]
                 run.skipped = len(done)
-        for res in run.run(task, todo, warm_up=functools.partial(warm_up, job.plan)):
+        for res in run.run(task, todo, warm_up=batch_warm_up(job.plan)):
             rep = res.value
             if to_stdout:
                 rep.outputs = ["-"]  # not the scratch file it went through

@@ -118,8 +118,9 @@ def normalize_chunk(y: np.ndarray, sr: int, plan: Plan, rep: FileReport) -> np.n
     """``--normalize`` on one array, never past the ceiling; notes gain and warnings in ``rep``."""
     mode = plan.normalize or "peak"
     target = plan.target_level
-    measured = ld.measure(mode, y, sr)
-    dec = ld.decide_gain(mode, measured, peak_dbfs(y), target, plan.ceiling, plan.limit)
+    peak = peak_dbfs(y)
+    measured = peak if mode == "peak" else ld.measure(mode, y, sr)
+    dec = ld.decide_gain(mode, measured, peak, target, plan.ceiling, plan.limit)
     out = ld.apply_gain(y, dec.gain_db)
     gain = dec.gain_db
     if dec.limit:

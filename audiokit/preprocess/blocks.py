@@ -59,6 +59,15 @@ class Processor:
     def flush(self) -> np.ndarray:
         return empty(self.out_channels or self.channels)
 
+    def whole(self, y: np.ndarray) -> np.ndarray:
+        """``y`` as one block, then the flush: what :func:`run_blocks` gives for it.
+
+        Returns the processor's own output when it holds nothing back (no copy).
+        """
+        out = self.process(y)
+        tail = self.flush()
+        return np.concatenate([out, tail], axis=-1) if tail.shape[-1] else out
+
 
 class Channels(Processor):
     """Mix to mono (average) or keep one channel (0 = first/left); other blocks pass as they are."""
@@ -121,9 +130,22 @@ class Resample(Processor):
         assert self.out_sr is not None
         out = self._run(empty(self.channels), last=True)
         want = int(math.ceil(self.n_in * self.out_sr / self.sr_in)) - self.n_out
-        if out.shape[-1] >= want:
-            return out[:, : max(want, 0)]
-        return np.pad(out, ((0, 0), (0, want - out.shape[-1])))
+        return _fit(out, want)
+
+    def whole(self, y: np.ndarray) -> np.ndarray:
+        """The whole signal through ``soxr.resample`` (its samples are the stream's, bit
+        for bit, whatever the blocks: tested), a quarter faster than the stream for a clip."""
+        assert self.out_sr is not None
+        out = soxr.resample(y.T, self.sr_in, self.out_sr, quality="HQ")
+        out = np.ascontiguousarray(out.reshape(-1, self.channels).T, dtype=np.float32)
+        return _fit(out, int(math.ceil(y.shape[-1] * self.out_sr / self.sr_in)))
+
+
+def _fit(out: np.ndarray, want: int) -> np.ndarray:
+    """``out`` (channels, n) cut or zero-padded to ``want`` frames."""
+    if out.shape[-1] >= want:
+        return out[:, : max(want, 0)]
+    return np.pad(out, ((0, 0), (0, want - out.shape[-1])))
 
 
 def butter_sos(kind: str, hz: float, sr: int, order: int = FILTER_ORDER) -> np.ndarray:
@@ -258,9 +280,7 @@ def run_blocks(procs: list[Processor], blocks: Iterable[np.ndarray]) -> Iterator
 def whole(proc: Processor, y: np.ndarray) -> np.ndarray:
     """``y`` (channels, n) pushed through ``proc`` as one block: the in-memory form of its step.
 
-    The same calls as :func:`run_blocks` makes for a one-block stream; returns the
-    processor's own output when it holds nothing back (no copy).
+    :meth:`Processor.whole`: the samples :func:`run_blocks` gives for a one-block
+    stream (a processor may get them in one call: :meth:`Resample.whole`).
     """
-    out = proc.process(y)
-    tail = proc.flush()
-    return np.concatenate([out, tail], axis=-1) if tail.shape[-1] else out
+    return proc.whole(y)

@@ -40,6 +40,14 @@ class Job:
         Frames per block when streaming.
     start, duration : float, float or None
         The span of each input (``--start``/``--duration``, seconds).
+    measure_output : bool
+        Measure the output's loudness (``lufs_out``); False leaves it None, saving a
+        BS.1770 pass over every output (the CLI asks only for ``--measure-output``
+        and ``--normalize loudness``).
+    threads : int
+        Threads one file may use on the streaming path (the CLI gives 2 when one
+        worker runs alone on a machine with more cores: a batch keeps every core busy
+        with processes).
     """
 
     plan: Plan
@@ -49,6 +57,8 @@ class Job:
     blocksize: int = BLOCKSIZE
     start: float = 0.0
     duration: float | None = None
+    measure_output: bool = True
+    threads: int = 1
 
     def span_seconds(self, info: AudioInfo) -> float:
         first, last = self.span(info)

@@ -3,7 +3,7 @@
 Integer outputs are quantised here, not by libsndfile: ``round(x * 2^(bits-1))``
 clipped to the integer range (the convention soundfile reads back as
 ``code / 2^(bits-1)``), so samples that were not changed come back bit-exact.
-TPDF dither (the difference of two uniform variables, +-1 LSB peak) is added
+TPDF dither (the difference of two uniform variables, +-1 LSB peak: :func:`tpdf`) is added
 before rounding when the data holds more resolution than the output: after
 any step that changes sample values, or when the input is float, lossy or
 deeper than the output. ``--no-dither`` turns it off. The dither generator is
@@ -222,18 +222,35 @@ def quantize(block: np.ndarray, enc: Encoding, rng: Any) -> tuple[np.ndarray, in
         clipped = int(np.count_nonzero(np.abs(x) > 1.0)) if enc.ext == "ogg" else 0
         return np.ascontiguousarray(x, dtype=np.float32), clipped
     scale = float(2 ** (bits - 1))
-    v = x.astype(np.float64) * scale
+    # In place on one float64 array: the values of x.astype(float64) * scale + noise.
+    v = np.multiply(x, scale, dtype=np.float64)
     if enc.dither:
-        noise = rng.random(v.shape) - rng.random(v.shape)
-        noise[x == 0] = 0.0  # digital silence stays digital silence
-        v += noise
-    v = np.rint(v)
-    over = (v > scale - 1) | (v < -scale)
-    clipped = int(np.count_nonzero(over))
-    np.clip(v, -scale, scale - 1, out=v)
+        np.add(v, tpdf(rng, v.shape), out=v, where=x != 0)  # digital silence stays silent
+    np.rint(v, out=v)
+    clipped = 0
+    if v.size and (v.max() > scale - 1 or v.min() < -scale):
+        clipped = int(np.count_nonzero((v > scale - 1) | (v < -scale)))
+        np.clip(v, -scale, scale - 1, out=v)
     if bits == 16:
         return v.astype(np.int16), clipped
     return (v.astype(np.int32) << 8), clipped
+
+
+def tpdf(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """TPDF dither in LSB: ``(u1 - u2) / 2^32`` for two uniform 32-bit integers.
+
+    Triangular on (-1, 1) (variance 1/6), both halves of one 64-bit draw per
+    sample: half the generator's work of two float64 draws.
+
+    Returns
+    -------
+    np.ndarray, shape ``shape``, float64
+    """
+    n = int(np.prod(shape))
+    u = rng.bit_generator.random_raw(n).view(np.uint32).reshape(n, 2)
+    noise = np.subtract(u[:, 0], u[:, 1], dtype=np.float64)
+    noise *= 2.0**-32
+    return noise.reshape(shape)
 
 
 class OutputSet:
@@ -423,7 +440,8 @@ class FileReport:
 
     Durations in seconds, peaks in dBFS, loudness in LUFS (BS.1770).
     ``outputs`` lists every file written (several with ``--segment``);
-    ``gain_db`` is the total gain of ``--gain`` and ``--normalize``.
+    ``gain_db`` is the total gain of ``--gain`` and ``--normalize``; ``lufs_out`` is None
+    when the output's loudness was not measured (``Job.measure_output``).
     """
 
     input: str
@@ -437,7 +455,7 @@ class FileReport:
     peak_in_dbfs: float = float("nan")
     peak_out_dbfs: float = float("nan")
     lufs_in: float = float("nan")
-    lufs_out: float = float("nan")
+    lufs_out: float | None = float("nan")
     gain_db: float = 0.0
     limited: bool = False
     gain_reduced: bool = False

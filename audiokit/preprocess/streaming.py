@@ -11,6 +11,13 @@ second applies the gain it decided. The steps marked ``sink`` in
 at the output end (:class:`Sink`); a segment is held in memory while it fills,
 so memory is bounded by the block size plus one segment.
 
+When the steps before ``normalize`` do something (resampling, filters) and
+there is an output, pass 1 also keeps their samples in an anonymous spill file
+(:class:`~audiokit.preprocess.spill.Spill`), and pass 2 reads them back instead
+of decoding and computing them again: the same blocks, so the same output bytes
+(dither included). For a lone long file (``Job.threads`` > 1) the input's
+meter runs on a second thread (:class:`~audiokit.preprocess.spill.Background`).
+
 The steps that need the whole signal (trim, remove-silence, denoise, and the
 limiter of ``--limit``) keep a plan on the in-memory path.
 """
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +36,7 @@ import numpy as np
 from audiokit import audio_io
 from audiokit.audio_io import AudioInfo
 from audiokit.bs1770 import StreamingLoudness
-from audiokit.dsp.levels import PeakRms, db
+from audiokit.dsp.levels import PeakRms, db, max_abs
 from audiokit.inputs import Input
 from audiokit.preprocess.blocks import Processor, empty, run_blocks
 from audiokit.preprocess.chain import Plan
@@ -44,27 +51,35 @@ from audiokit.preprocess.output import (
     segment_path,
 )
 from audiokit.preprocess.registry import step as registered
+from audiokit.preprocess.spill import Background, Spill
 from audiokit.preprocess.steps import fade, fade_curve, n_samples, segment_sizes
 
 
 class Meter:
-    """Peak, RMS and (optionally) BS.1770 loudness of a stream of ``(channels, n)`` blocks."""
+    """Peak and, optionally, RMS and BS.1770 loudness of a stream of ``(channels, n)`` blocks.
 
-    def __init__(self, sr: int, channels: int, loudness: bool = True) -> None:
-        self.levels = PeakRms(channels)
+    Only what is asked is measured: the peak is one exact max per block, RMS
+    (``rms=True``) sums squares in float64, loudness filters the signal.
+    """
+
+    def __init__(self, sr: int, channels: int, loudness: bool = True, rms: bool = True) -> None:
+        self.peak = 0.0
+        self.levels = PeakRms(channels) if rms else None
         self.lufs = StreamingLoudness(sr, channels) if loudness else None
 
     def update(self, block: np.ndarray) -> None:
-        self.levels.update(block.T)
+        self.peak = max(self.peak, max_abs(block))
+        if self.levels is not None:
+            self.levels.update(block.T)
         if self.lufs is not None:
             self.lufs.update(block)
 
     def level(self, mode: str) -> float:
-        """``peak`` or ``rms`` (dBFS), or ``loudness`` (LUFS; NaN when not measured)."""
+        """``peak`` or ``rms`` (dBFS), or ``loudness`` (LUFS); NaN when not measured."""
         if mode == "peak":
-            return db(self.levels.total_peak)
+            return db(self.peak)
         if mode == "rms":
-            return db(self.levels.total_rms)
+            return db(self.levels.total_rms) if self.levels is not None else math.nan
         return self.lufs.result() if self.lufs is not None else math.nan
 
 
@@ -199,59 +214,100 @@ def process_streaming(job: Job, inp: Input, info: AudioInfo, enc: Encoding) -> F
         for b in audio_io.iter_blocks(inp.path, job.blocksize, info, *job.span(info)):
             yield b.T
 
-    in_meter = Meter(sr0, ch0)
-    norm_gain: float | None = None
-    if "normalize" in plan.steps:
-        mode = plan.normalize or "peak"
-        before = plan.steps[: plan.steps.index("normalize")]
-        procs, sr1, ch1 = build_processors(plan, sr0, ch0, before)
-        mid = Meter(sr1, ch1, loudness=mode == "loudness")
-        for b in run_blocks(procs, _tee(blocks(), in_meter)):  # pass 1: measure
-            mid.update(b)
-        measured = mid.level(mode)
-        dec = decide_gain(
-            mode, measured, mid.level("peak"), plan.target_level, plan.ceiling, limit=False
-        )
-        norm_gain = dec.gain_db
-        rep.gain_db += dec.gain_db
-        if dec.gain_reduced:
-            rep.gain_reduced = True
-            rep.warnings.append(gain_reduced_warning(mode, dec, plan.target_level, plan.ceiling))
+    in_meter = Meter(sr0, ch0, rms=False)
+    threaded = job.threads > 1
     if plan.gain_db is not None:
         rep.gain_db += plan.gain_db
+    if "normalize" not in plan.steps:  # one pass
+        procs, sr, ch = build_processors(plan, sr0, ch0, plan.steps)
+        with Background(in_meter.update, threaded) as metering:
+            _write(job, inp, enc, rep, procs, sr, ch, _tee(blocks(), metering.put))
+    else:
+        at = plan.steps.index("normalize")
+        procs, sr1, ch1 = build_processors(plan, sr0, ch0, plan.steps[:at])
+        mode = plan.normalize or "peak"
+        mid = Meter(sr1, ch1, loudness=mode == "loudness", rms=mode == "rms")
+        keep = bool(procs) and job.spec.out is not None and not job.spec.dry_run
+        with Spill(ch1, _output_folder(job, inp, enc) if keep else None, keep) as spill:
+            with Background(in_meter.update, threaded) as metering:
+                for b in run_blocks(procs, _tee(blocks(), metering.put)):  # pass 1: measure
+                    mid.update(b)
+                    spill.write(b)
+            norm_gain = _decide(plan, mode, mid, rep)
+            if spill.usable:  # pass 2 reads what pass 1 made instead of making it again
+                procs, sr, ch = build_processors(plan, sr1, ch1, plan.steps[at:], norm_gain)
+                source = spill.blocks()
+            else:  # pass 2 decodes and runs every step again
+                procs, sr, ch = build_processors(plan, sr0, ch0, plan.steps, norm_gain)
+                source = blocks()
+            _write(job, inp, enc, rep, procs, sr, ch, source)
+    rep.peak_in_dbfs = in_meter.level("peak")
+    rep.lufs_in = in_meter.level("loudness")
+    return rep
 
-    procs, sr, ch = build_processors(plan, sr0, ch0, plan.steps, norm_gain)
-    out_meter = Meter(sr, ch)
 
-    def name(index: int | None) -> Any:
+def _decide(plan: Plan, mode: str, mid: Meter, rep: FileReport) -> float:
+    """The gain of ``--normalize`` from the first pass's levels; notes it in ``rep``."""
+    dec = decide_gain(
+        mode, mid.level(mode), mid.level("peak"), plan.target_level, plan.ceiling, limit=False
+    )
+    rep.gain_db += dec.gain_db
+    if dec.gain_reduced:
+        rep.gain_reduced = True
+        rep.warnings.append(gain_reduced_warning(mode, dec, plan.target_level, plan.ceiling))
+    return dec.gain_db
+
+
+def _names(job: Job, inp: Input, enc: Encoding) -> Callable[[int | None], Path]:
+    """Output paths: ``name(None)`` the single output, ``name(i)`` segment ``i``."""
+
+    def name(index: int | None) -> Path:
         if job.spec.out is None:
             return Path(os.devnull)  # dry run without -o: nothing is opened for real
         if index is None:
             return output_paths(inp, job.spec, enc.ext, None)[0]
         return segment_path(inp, job.spec, enc.ext, index)
 
+    return name
+
+
+def _output_folder(job: Job, inp: Input, enc: Encoding) -> Path:
+    """The directory of the (first) output: the spill file goes on the output's disk."""
+    return _names(job, inp, enc)(0 if "segment" in job.plan.steps else None).parent
+
+
+def _write(
+    job: Job,
+    inp: Input,
+    enc: Encoding,
+    rep: FileReport,
+    procs: list[Processor],
+    sr: int,
+    ch: int,
+    source: Iterable[np.ndarray],
+) -> None:
+    """The last pass: ``source`` through ``procs`` into the sink; fills the output facts."""
+    out_meter = Meter(sr, ch, loudness=job.measure_output, rms=False)
     spec = job.spec if job.spec.out is not None else _dry(job)
     with OutputSet(spec, enc, sr, ch) as outs:
-        sink = Sink(plan, sr, ch, outs, name, out_meter)
-        source = blocks() if norm_gain is not None else _tee(blocks(), in_meter)
-        for b in run_blocks(procs, source):  # (pass 2 when normalising)
+        sink = Sink(job.plan, sr, ch, outs, _names(job, inp, enc), out_meter)
+        for b in run_blocks(procs, source):
             sink.feed(b)
         sink.finish()
     if job.spec.out is not None:
         rep.outputs = [str(p) for p in outs.paths]
-    rep.peak_in_dbfs = in_meter.level("peak")
-    rep.lufs_in = in_meter.level("loudness")
     rep.sr_out, rep.channels_out = sr, ch
     rep.duration_out = sink.total / sr
     rep.peak_out_dbfs = out_meter.level("peak")
-    rep.lufs_out = out_meter.level("loudness")
+    rep.lufs_out = out_meter.level("loudness") if job.measure_output else None
     finish_report(rep, outs)
-    return rep
 
 
-def _tee(blocks: Iterable[np.ndarray], meter: Meter) -> Iterator[np.ndarray]:
+def _tee(
+    blocks: Iterable[np.ndarray], meter: Callable[[np.ndarray], object]
+) -> Iterator[np.ndarray]:
     for b in blocks:
-        meter.update(b)
+        meter(b)
         yield b
 
 
