@@ -41,6 +41,7 @@ import sys
 import tempfile
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -238,7 +239,8 @@ class DaskExecutor:
     one_per_task
         Send one input per task (commands whose workers write files).
     timeout
-        Seconds to reach the scheduler, and to wait for a first worker.
+        Seconds to reach the scheduler, and to wait for a first worker (default
+        :data:`CONNECT_TIMEOUT`).
     """
 
     def __init__(
@@ -248,13 +250,13 @@ class DaskExecutor:
         probe: Sequence[str] = (),
         writes: Sequence[str] = (),
         one_per_task: bool = False,
-        timeout: float = CONNECT_TIMEOUT,
+        timeout: float | None = None,
     ) -> None:
         self.address = address
         self.probe = list(probe)
         self.writes = [existing_dir(d) for d in writes]
         self.one_per_task = one_per_task
-        self.timeout = timeout
+        self.timeout = CONNECT_TIMEOUT if timeout is None else timeout
         self.client: Any = None
         self.cluster: Any = None
 
@@ -290,13 +292,16 @@ class DaskExecutor:
         except ImportError:
             raise UsageError(MISSING) from None
         if self.address.url is None:
-            self.cluster = distributed.LocalCluster(
-                n_workers=self.address.local,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            with warnings.catch_warnings():
+                # Its HTTP server (health checks) takes another port when 8787 is in use.
+                warnings.filterwarnings("ignore", message="Port .* is already in use")
+                self.cluster = distributed.LocalCluster(
+                    n_workers=self.address.local,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             self.client = distributed.Client(self.cluster, set_as_default=False)
         else:
             try:
@@ -304,9 +309,10 @@ class DaskExecutor:
                     self.address.url, timeout=self.timeout, set_as_default=False
                 )
             except (OSError, TimeoutError) as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "timed out"
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                reason = "" if not text or text.startswith("Timed out") else f" ({text})"
                 raise ClusterError(
-                    f"{self.where}: cannot connect within {self.timeout:.0f} s ({reason})"
+                    f"{self.where}: cannot connect within {self.timeout:.0f} s{reason}"
                 ) from None
             try:
                 self.client.wait_for_workers(1, timeout=self.timeout)
