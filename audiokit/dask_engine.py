@@ -324,9 +324,20 @@ class DaskExecutor:
         self._check_versions()
         self._check_storage()
 
+    def _on_workers(self, fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
+        """``fn(*args)`` on every worker; one that cannot run it (no audiokit there) is a
+        :class:`ClusterError`."""
+        answers = self.client.run(fn, *args, on_error="return")
+        for worker, answer in sorted(answers.items()):
+            if isinstance(answer, BaseException):
+                text = str(answer).strip().splitlines()
+                why = f"{type(answer).__name__}: {text[0]}" if text else type(answer).__name__
+                raise ClusterError(f"{self.where}: worker {worker} cannot run audiokit ({why})")
+        return dict(answers)
+
     def _check_versions(self) -> None:
         ours = versions()
-        for worker, theirs in sorted(self.client.run(versions).items()):
+        for worker, theirs in sorted(self._on_workers(versions).items()):
             theirs = tuple(theirs)
             if theirs[0] != ours[0]:
                 raise ClusterError(
@@ -338,7 +349,7 @@ class DaskExecutor:
                 )
 
     def _check_storage(self) -> None:
-        answers = self.client.run(check_storage, os.getcwd(), self.probe, self.writes)
+        answers = self._on_workers(check_storage, os.getcwd(), self.probe, self.writes)
         for worker, problem in sorted(answers.items()):
             if problem is not None:
                 raise ClusterError(

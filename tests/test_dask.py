@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,16 +35,17 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # the tests must never reach the network
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[str, Any]]:
     """(scheduler address, client) of a LocalCluster of two worker processes."""
-    with (
-        distributed.LocalCluster(
+    with warnings.catch_warnings():
+        # Its HTTP server (health checks) takes another port when 8787 is in use.
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        lc = distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
             silence_logs=logging.ERROR,
-        ) as lc,
-        distributed.Client(lc, set_as_default=False) as client,
-    ):
+        )
+    with lc, distributed.Client(lc, set_as_default=False) as client:
         yield lc.scheduler_address, client
 
 
@@ -312,6 +314,38 @@ def test_a_worker_of_another_version_is_refused(
         f"this is {__version__}"
     ]
     assert not out.exists()
+
+
+def _break_audiokit() -> None:
+    """In a worker: audiokit cannot be imported there (a worker of another environment)."""
+
+    def versions() -> tuple[str, str]:
+        raise ModuleNotFoundError("No module named 'audiokit'")
+
+    dask_engine.versions = versions  # type: ignore[assignment]
+
+
+def _mend_audiokit() -> None:
+    import importlib
+
+    importlib.reload(dask_engine)
+
+
+def test_a_worker_without_audiokit_is_one_line(
+    runner, cli, cluster, clips: Path, on: list[str]
+) -> None:
+    client = cluster[1]
+    worker = sorted(client.scheduler_info()["workers"])[0]
+    client.run(_break_audiokit, workers=[worker])
+    try:
+        res = invoke(runner, cli, ["inspect", str(clips / "a"), *on], code=1)
+    finally:
+        client.run(_mend_audiokit, workers=[worker])
+    assert errors(res) == [
+        f"audiokit: scheduler {cluster[0]}: worker {worker} cannot run audiokit "
+        "(ModuleNotFoundError: No module named 'audiokit')"
+    ]
+    assert res.stdout == ""
 
 
 def _hide(prefix: str) -> None:
