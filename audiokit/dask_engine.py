@@ -373,8 +373,9 @@ class DaskExecutor:
     ) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, fn(inputs[index]))`` in input order, each index once.
 
-        At most ~4 tasks per worker are in flight or finished but not yet yielded
-        (the client's memory stays bounded); closing the iterator cancels the rest.
+        At most ~4 chunks (~32 single inputs) per worker are in flight or finished but
+        not yet yielded (the client's memory stays bounded); closing the iterator cancels
+        the rest.
         """
         import distributed
 
@@ -382,7 +383,9 @@ class DaskExecutor:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         most = 1 if self.one_per_task else MOST_PER_TASK
         chunks = plan_chunks([_size(inp.path) for inp in inputs], workers, most)
-        window = max(8, 4 * workers)
+        # Tasks in flight or not yet yielded: deep enough to hide the round trips to the
+        # scheduler (single inputs are small results), bounded for the client's memory.
+        window = max(64, 32 * workers) if self.one_per_task else max(8, 4 * workers)
         cwd = os.getcwd()
         token = uuid.uuid4().hex[:12]
         keys = itertools.count()

@@ -12,11 +12,14 @@ Run: ``python bench/run.py dask`` (needs ``audiokit[dask]``).
 from __future__ import annotations
 
 import logging
+import operator
 import shutil
+import time
 
 from common import AUDIOKIT, DATA, make_clips, make_long, run_cmd
 
-from audiokit import dask_engine
+from audiokit import batch, dask_engine
+from audiokit.inputs import Input
 
 N_CLIPS = 2000
 LONG = 3
@@ -46,6 +49,7 @@ def main() -> None:
         distributed.Client(lc, set_as_default=False),
     ):
         running = lc.scheduler_address
+        _engine_rate(running, sorted(clips.glob("*.wav")))
         for label, folder, n in (("2000 clips of 0.5 s", clips, N_CLIPS), ("3 x 5 min", longs, 3)):
             for command, out, per_file in (
                 ("features", work / "f.parquet", False),
@@ -58,6 +62,24 @@ def main() -> None:
                     n_used = n
                     inputs = [str(folder)]
                 _compare(f"{command} {label}", command, inputs, out, n_used, per_file, running)
+
+
+def _engine_rate(address: str, paths: list[object]) -> None:
+    """What the cluster costs per task: trivial tasks (an input's path) through the executor."""
+    inputs = [Input(str(p), str(p), str(p)) for p in paths]
+    task = operator.attrgetter("path")
+    for one in (True, False):
+        ex = dask_engine.DaskExecutor(dask_engine.parse_address(address), one_per_task=one)
+        with ex:
+            t0 = time.perf_counter()
+            n = sum(1 for out in batch.run(task, inputs, executor=ex) if out.ok)
+            seconds = time.perf_counter() - t0
+        tasks = n if one else len(dask_engine.plan_chunks([1] * n, 2))
+        print(
+            f"engine alone, {n} inputs in {tasks} tasks: {seconds:6.2f} s, "
+            f"{tasks / seconds:7.1f} tasks/s, {1000 * seconds / n:6.2f} ms per input",
+            flush=True,
+        )
 
 
 def _compare(

@@ -231,6 +231,27 @@ def test_transcripts_equal_the_local_pool(
     assert "quick" in " ".join(s["text"] for s in segments).lower()
 
 
+def test_update_on_the_cluster_equals_a_full_local_run(
+    runner, cli, few: Path, tmp_path: Path, on: list[str]
+) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    clips = sorted(few.rglob("*.wav"))
+    for clip in clips[:5]:
+        (src / clip.name).write_bytes(clip.read_bytes())
+    table = str(tmp_path / "d.parquet")
+    invoke(runner, cli, ["features", str(src), "--features", "rms,zcr", "-o", table, *on])
+    for clip in clips[5:]:
+        (src / clip.name).write_bytes(clip.read_bytes())
+    res = invoke(
+        runner, cli, ["features", str(src), "--features", "rms,zcr", "-o", table, "--update", *on]
+    )
+    full = str(tmp_path / "l.parquet")
+    invoke(runner, cli, ["features", str(src), "--features", "rms,zcr", "-o", full, "-j", "2"])
+    assert Path(table).read_bytes() == Path(full).read_bytes()
+    assert res.stderr == ""
+
+
 # -- failures ----------------------------------------------------------------------------
 
 
