@@ -231,25 +231,25 @@ def test_transcripts_equal_the_local_pool(
     assert "quick" in " ".join(s["text"] for s in segments).lower()
 
 
-def test_update_on_the_cluster_equals_a_full_local_run(
+def test_update_on_the_cluster_equals_an_update_of_the_local_pool(
     runner, cli, few: Path, tmp_path: Path, on: list[str]
 ) -> None:
-    src = tmp_path / "in"
-    src.mkdir()
     clips = sorted(few.rglob("*.wav"))
-    for clip in clips[:5]:
-        (src / clip.name).write_bytes(clip.read_bytes())
-    table = str(tmp_path / "d.parquet")
-    invoke(runner, cli, ["features", str(src), "--features", "rms,zcr", "-o", table, *on])
-    for clip in clips[5:]:
-        (src / clip.name).write_bytes(clip.read_bytes())
-    res = invoke(
-        runner, cli, ["features", str(src), "--features", "rms,zcr", "-o", table, "--update", *on]
-    )
-    full = str(tmp_path / "l.parquet")
-    invoke(runner, cli, ["features", str(src), "--features", "rms,zcr", "-o", full, "-j", "2"])
-    assert Path(table).read_bytes() == Path(full).read_bytes()
-    assert res.stderr == ""
+    for name, extra in (("l", ["-j", "2"]), ("d", on)):
+        src = tmp_path / f"in_{name}"
+        src.mkdir()
+        for clip in clips[:5]:
+            (src / clip.name).write_bytes(clip.read_bytes())
+            os.utime(src / clip.name, (1e9, 1e9))
+        args = ["features", str(src), "--features", "rms,zcr", "-o", str(tmp_path / f"{name}.csv")]
+        invoke(runner, cli, [*args, *extra])
+        for clip in clips[5:]:
+            (src / clip.name).write_bytes(clip.read_bytes())
+            os.utime(src / clip.name, (1e9, 1e9))
+        res = invoke(runner, cli, [*args, "--update", *extra])
+        assert res.stderr == ""
+    local = (tmp_path / "l.csv").read_text().replace("in_l", "in_d")
+    assert (tmp_path / "d.csv").read_text() == local and local.count("\n") == 9
 
 
 # -- failures ----------------------------------------------------------------------------
