@@ -18,7 +18,7 @@ install: $(STAMP)  ## create .venv with audiokit, every extra and the dev tools 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[transcribe,dev]'
+	$(PY) -m pip install --quiet -e '.[transcribe,dask,dev]'
 	touch $(STAMP)
 
 run: install  ## run the main job on sample_data/ into out/ (again: only the new work)

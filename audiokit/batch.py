@@ -19,7 +19,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from audiokit import pool, quiet, warmup
 from audiokit.errors import AudiokitError
@@ -144,6 +144,24 @@ class Progress:
             self.bar.close()
 
 
+class Executor(Protocol):
+    """Another place to run a batch's tasks than the local pool (a Dask cluster).
+
+    ``imap(fn, inputs, warm_up)`` runs ``fn(inputs[i])`` for every input and
+    yields ``(i, result)`` in input order, each index once; a result is what ``fn``
+    returned, or a :class:`pool.Lost` / :class:`pool.Raised`, as :func:`pool.imap`
+    gives. ``warm_up`` runs once in each of its workers before their first input.
+    Closing the iterator early cancels what is outstanding.
+    """
+
+    def imap(
+        self,
+        fn: Callable[[Input], Any],
+        inputs: Sequence[Input],
+        warm_up: Callable[[], object] | None,
+    ) -> Iterator[tuple[int, Any]]: ...
+
+
 def run(
     task: Callable[[Input], T],
     inputs: Sequence[Input],
@@ -152,6 +170,8 @@ def run(
     progress: Progress | None = None,
     weights: Sequence[float] | None = None,
     warm_up: Callable[[], object] | None = None,
+    *,
+    executor: Executor | None = None,
 ) -> Iterator[Outcome[T]]:
     """Run ``task`` over ``inputs`` and yield one outcome per input, in input order.
 
@@ -174,13 +194,23 @@ def run(
         Run once in this process before any task, under the compile lock: forked
         workers inherit what it compiles, and concurrent audiokit processes do not
         fill numba's cache at the same time (see :mod:`audiokit.warmup`).
+    executor
+        Run the tasks there instead (``--scheduler``: a Dask cluster), ``jobs``
+        ignored; ``warm_up`` then runs in each of its workers, not here. The
+        outcomes are the same, in the same order.
 
     Yields
     ------
     Success or Failure
     """
-    jobs = max(1, min(jobs or default_jobs(), len(inputs)))
     w = list(weights) if weights is not None else [1.0] * len(inputs)
+    if executor is not None:
+        if inputs:
+            fn = functools.partial(call, task)
+            results = executor.imap(fn, inputs, warm_up)
+            yield from _outcomes(results, inputs, fail_fast, progress, w)
+        return
+    jobs = max(1, min(jobs or default_jobs(), len(inputs)))
     warmup.run(warm_up)
     if jobs == 1:
         for i, inp in enumerate(inputs):
@@ -216,16 +246,33 @@ def _run_pool(
         chunk=_chunks(len(inputs), jobs),
         init=functools.partial(_limit_threads, threads),
     )
-    for i, result in results:
-        out: Outcome[T]
-        if isinstance(result, pool.Lost):
-            out = Failure(inputs[i], result.reason)
-        elif isinstance(result, pool.Raised):
-            out = Failure(inputs[i], result.reason, result.detail)
-        else:
-            out = result
-        if progress:
-            progress.update(weights[i])
-        yield out
-        if fail_fast and not out.ok:
-            return
+    yield from _outcomes(results, inputs, fail_fast, progress, weights)
+
+
+def _outcomes(
+    results: Iterator[tuple[int, Any]],
+    inputs: Sequence[Input],
+    fail_fast: bool,
+    progress: Progress | None,
+    weights: list[float],
+) -> Iterator[Outcome[T]]:
+    """Outcomes from ``(index, result)`` pairs in input order; stops (and closes
+    ``results``) after the first failure with ``fail_fast``."""
+    try:
+        for i, result in results:
+            out: Outcome[T]
+            if isinstance(result, pool.Lost):
+                out = Failure(inputs[i], result.reason)
+            elif isinstance(result, pool.Raised):
+                out = Failure(inputs[i], result.reason, result.detail)
+            else:
+                out = result
+            if progress:
+                progress.update(weights[i])
+            yield out
+            if fail_fast and not out.ok:
+                return
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:  # the pool's workers, or the cluster's futures, go now
+            close()

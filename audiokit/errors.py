@@ -71,6 +71,11 @@ class MissingDependencyError(AudiokitError):
     """An optional component (a model, an extra package) is not installed."""
 
 
+class ClusterError(AudiokitError):
+    """A Dask cluster cannot run the batch: unreachable, another audiokit version on a
+    worker, or storage a worker does not share (exit 1, before any work)."""
+
+
 class LockedError(OutputError):
     """An output is locked by another audiokit run (exit 75)."""
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from audiokit import batch as engine
+from audiokit import dask_engine
 from audiokit.batch import Failure, Progress, Success
 from audiokit.cli.options import BatchOptions
 from audiokit.errors import ExitStatus, OutputError, UsageError, safe_text
@@ -71,6 +72,8 @@ class BatchRun:
         self.skipped = 0
         self.started = time.monotonic()
         self.progress: Progress | None = None
+        self.writes: list[str] = []
+        """Directories the tasks write outputs into (set by :func:`file_outputs`)."""
         for inp, reason in problems:
             self.report(Failure(inp, reason))
 
@@ -84,13 +87,16 @@ class BatchRun:
     ) -> Iterator[Success[T]]:
         """Run ``task`` over the inputs; yield successes in order, report failures on stderr.
 
-        ``warm_up`` runs before workers are forked (see :mod:`audiokit.warmup`).
+        ``warm_up`` runs before workers are forked (see :mod:`audiokit.warmup`), or in
+        each Dask worker before its first task with ``--scheduler``.
         """
         inputs = self.inputs if inputs is None else inputs
         show = not self.opts.quiet and len(inputs) > 1 and _isatty(sys.stderr)
         total = sum(weights) if weights is not None else len(inputs)
-        self.progress = Progress(show, total, unit, self.desc or None)
+        stack = contextlib.ExitStack()
         try:
+            executor = stack.enter_context(self.cluster(inputs)) if inputs else None
+            self.progress = Progress(show, total, unit, self.desc or None)
             for out in engine.run(
                 task,
                 inputs,
@@ -99,6 +105,7 @@ class BatchRun:
                 self.progress,
                 weights,
                 warm_up,
+                executor=executor,
             ):
                 if self.opts.strict and out.notes and not isinstance(out, Failure):
                     out = Failure(out.input, f"{out.notes[0]} (--strict)")
@@ -110,8 +117,21 @@ class BatchRun:
                     self.done += 1
                     yield out
         finally:
-            self.progress.close()
+            if self.progress is not None:
+                self.progress.close()
             self.progress = None
+            stack.close()
+
+    def cluster(self, inputs: Sequence[Input]) -> contextlib.AbstractContextManager[Any]:
+        """The Dask cluster of ``--scheduler`` (connected and checked), or nothing."""
+        if not self.opts.scheduler:
+            return contextlib.nullcontext()
+        return dask_engine.DaskExecutor(
+            dask_engine.parse_address(self.opts.scheduler),
+            probe=sorted({inputs[0].path, inputs[-1].path}) if inputs else [],
+            writes=self.writes,
+            one_per_task=bool(self.writes),
+        )
 
     def skip(self, count: int) -> None:
         """Count inputs left alone (their outputs exist, or are up to date)."""
@@ -315,6 +335,7 @@ def file_outputs(
             stack.enter_context(
                 OutputLock(target, directory=directory, wait=options.wait, shared=shared)
             )
+        run.writes = [p.root if p.mode != "file" else os.path.dirname(p.root) or "." for p in plans]
         decisions = decide(main, run.inputs, options, targets)
         run.fail_all(decisions.failures)
         run.skip(len(decisions.skipped))

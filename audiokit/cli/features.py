@@ -252,11 +252,11 @@ def features_cmd(
         todo = sink.open(run.inputs)
         run.skip(sink.kept_inputs)
         _preload(params, todo)
-        # Fewer files than workers (one long recording): split each file's blocks over them.
-
+        # Fewer files than workers (one long recording): split each file's blocks over them
+        # (here only: a Dask worker computes a file's blocks itself).
         jobs = batch.jobs or default_jobs()
         n_inputs = max(len(todo), 1)
-        block_jobs = jobs // n_inputs if n_inputs < jobs else 1
+        block_jobs = jobs // n_inputs if n_inputs < jobs and not batch.scheduler else 1
         task = functools.partial(
             _task,
             params=params,

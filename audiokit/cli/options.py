@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from audiokit import limits
+from audiokit import dask_engine, limits
 from audiokit.inspection import DEFAULT_SILENCE_DB
 from audiokit.output.policy import Existing, OutputOptions
 
@@ -35,10 +35,13 @@ class BatchOptions:
     traceback: bool
     max_memory: int | None = None
     strict: bool = False
+    scheduler: str | None = None
+    """A Dask scheduler's address or ``local:N`` (``--scheduler``); None: the local pool."""
 
 
 def batch_options(func: F) -> F:
-    """Add ``PATHS...``, ``--files-from``, ``--ext``, ``-j``, ``-q``, ``--fail-fast``, ``-v``."""
+    """Add ``PATHS...``, ``--files-from``, ``--ext``, ``-j``, ``-q``, ``--fail-fast``, ``-v``,
+    ``--scheduler``."""
 
     @click.argument("paths", nargs=-1, metavar="PATHS...")
     @click.option(
@@ -66,6 +69,15 @@ def batch_options(func: F) -> F:
         help="No progress bar, no per-file lines, no summary (errors are still shown).",
     )
     @click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
+    @click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        envvar="AUDIOKIT_SCHEDULER",
+        callback=lambda ctx, param, v: _scheduler(v),
+        help="Run the batch on a Dask cluster: its scheduler's tcp://HOST:PORT (or tls://, "
+        "or HOST:PORT), or local:N for N local worker processes (needs audiokit[dask]; "
+        "$AUDIOKIT_SCHEDULER). Inputs and outputs must be on storage the workers share.",
+    )
     @click.option(
         "--strict",
         is_flag=True,
@@ -98,10 +110,21 @@ def batch_options(func: F) -> F:
             traceback=kw.pop("traceback"),
             max_memory=_size(kw.pop("max_memory")),
             strict=kw.pop("strict"),
+            scheduler=kw.pop("scheduler"),
         )
         return func(batch=batch, **kw)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _scheduler(text: str | None) -> str | None:
+    """The address of ``--scheduler``, normalised (``host:port`` -> ``tcp://host:port``)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return str(dask_engine.parse_address(text))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scheduler") from None
 
 
 def _size(text: str | None) -> int | None:
