@@ -25,6 +25,8 @@ run: install  ## run the main job on sample_data/ into out/ (again: only the new
 	mkdir -p $(OUT)
 	$(AUDIOKIT) inspect sample_data -o $(OUT)/inspect.parquet --update --prune
 	$(AUDIOKIT) inspect sample_data --csv > $(OUT)/inspect.csv
+	$(AUDIOKIT) report sample_data -o $(OUT)/report.html --label-from-parent -q --update
+	-$(AUDIOKIT) check sample_data --preset training -q > $(OUT)/check.txt  # sample_data has the pitfalls on purpose: exit 1
 	$(AUDIOKIT) plot sample_data --kind overview -o $(OUT)/plots/ -q --update
 	$(AUDIOKIT) plot sample_data --kind waveform -o $(OUT)/plots/ -q --update
 	$(AUDIOKIT) spectrogram sample_data --scale mel -o $(OUT)/spectrograms/ --data $(OUT)/spectrograms/ -q --update
