@@ -66,9 +66,15 @@ class ColumnBatch:
 
         if len(self.names) != len(self.data):
             raise ValueError(f"{len(self.names)} names for {len(self.data)} columns")
-        for name, col in zip(self.names, self.data, strict=True):
-            if isinstance(col, np.ndarray) and col.shape != (self.n_rows,):
-                raise ValueError(f"column {name!r}: shape {col.shape}, not ({self.n_rows},)")
+        shape = (self.n_rows,)
+        bad = [
+            (name, col.shape)
+            for name, col in zip(self.names, self.data, strict=True)
+            if type(col) is not Constant and col.shape != shape
+        ]
+        if bad:
+            name, got = bad[0]
+            raise ValueError(f"column {name!r}: shape {got}, not ({self.n_rows},)")
 
     @classmethod
     def of(cls, columns: Mapping[str, Column | Any], n_rows: int) -> ColumnBatch:
@@ -95,7 +101,10 @@ class ColumnBatch:
 
     def chunks(self, size: int) -> Iterator[ColumnBatch]:
         """Consecutive slices of at most ``size`` rows (one empty batch for no rows)."""
-        for a in range(0, max(self.n_rows, 1), size):
+        if self.n_rows <= size:  # the whole batch (a file's summary row): no new views
+            yield self
+            return
+        for a in range(0, self.n_rows, size):
             yield self.slice(a, a + size)
 
     @staticmethod
@@ -199,6 +208,11 @@ def _concat(parts: list[Column], lengths: list[int]) -> Column:
     import numpy as np
 
     first = parts[0]
+    if type(first) is np.ndarray and first.dtype.kind in "iuf":
+        # the common case (feature columns): arrays of one numeric dtype, joined at once
+        dtype = first.dtype
+        if all(type(p) is np.ndarray and p.dtype == dtype for p in parts):
+            return np.concatenate(parts)
     if isinstance(first, Constant) and all(
         isinstance(p, Constant) and type(p.value) is type(first.value) and p.value == first.value
         for p in parts

@@ -135,8 +135,7 @@ class FeatureResult:
             cols["start"] = np.asarray(self.start[first:last], dtype=np.float64)
             cols["end"] = np.asarray(self.end[first:last], dtype=np.float64)
         block = self.values[first:last]
-        for j, name in enumerate(self.columns):
-            cols[name] = block[:, j]
+        cols.update(zip(self.columns, block.T, strict=True))  # column views, no copies
         return ColumnBatch.of(cols, last - first)
 
     def rows(
