@@ -62,7 +62,6 @@ class ColumnBatch:
     n_rows: int
 
     def __post_init__(self) -> None:
-        import numpy as np
 
         if len(self.names) != len(self.data):
             raise ValueError(f"{len(self.names)} names for {len(self.data)} columns")
