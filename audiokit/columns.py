@@ -69,7 +69,7 @@ class ColumnBatch:
         bad = [
             (name, col.shape)
             for name, col in zip(self.names, self.data, strict=True)
-            if type(col) is not Constant and col.shape != shape
+            if not isinstance(col, Constant) and col.shape != shape
         ]
         if bad:
             name, got = bad[0]
@@ -210,8 +210,9 @@ def _concat(parts: list[Column], lengths: list[int]) -> Column:
     if type(first) is np.ndarray and first.dtype.kind in "iuf":
         # the common case (feature columns): arrays of one numeric dtype, joined at once
         dtype = first.dtype
-        if all(type(p) is np.ndarray and p.dtype == dtype for p in parts):
-            return np.concatenate(parts)
+        arrays = [p for p in parts if type(p) is np.ndarray and p.dtype == dtype]
+        if len(arrays) == len(parts):
+            return np.concatenate(arrays)
     if isinstance(first, Constant) and all(
         isinstance(p, Constant) and type(p.value) is type(first.value) and p.value == first.value
         for p in parts
