@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -273,15 +274,7 @@ def extract_file(
     """
 
     p = params or FeatureParams()
-    info = audio_io.probe(path)
-    sr = p.sr or info.samplerate
-    first, last = audio_io.span_frames(info, start, duration)
-    source: Source
-    if (last - first) * sr / info.samplerate > STREAM_SAMPLES:
-        source = StreamSource(str(path), sr, first=first, last=last, channel=channel)
-    else:
-        y, native = audio_io.read(path, info, offset=start, duration=duration)
-        source = ArraySource(audio_io.resample(_channel(y, channel), native, sr))
+    ((sr, source),) = _sources(path, p, start, duration, [channel])
     res = _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames, jobs)
     res.channel = channel
     return res
@@ -311,27 +304,37 @@ def extract_channels(
 
     p = params or FeatureParams()
     info = audio_io.probe(path)
-    sr = p.sr or info.samplerate
-    first, last = audio_io.span_frames(info, start, duration)
-    kw: dict[str, Any] = {
-        "frames": frames,
-        "window": window,
-        "window_hop": window_hop,
-        "block_frames": block_frames,
-        "jobs": jobs,
-        "start": start,
-        "duration": duration,
-    }
-    if (last - first) * sr / info.samplerate > STREAM_SAMPLES:
-        return [extract_file(path, p, channel=c, **kw) for c in range(info.channels)]
-    y, native = audio_io.read(path, info, offset=start, duration=duration)
     out = []
-    for c in range(info.channels):
-        source = ArraySource(audio_io.resample(_channel(y, c), native, sr))
+    for c, (sr, source) in enumerate(_sources(path, p, start, duration, range(info.channels))):
         res = _run(source, sr, replace(p, sr=p.sr), frames, window, window_hop, block_frames, jobs)
         res.channel = c
         out.append(res)
     return out
+
+
+def _sources(
+    path: str | os.PathLike[str],
+    p: FeatureParams,
+    start: float,
+    duration: float | None,
+    channels: Iterable[int | None],
+) -> Iterator[tuple[int, Source]]:
+    """(sample rate, samples) of each of ``channels`` (None: the mix) of a file's span.
+
+    A span of more than :data:`STREAM_SAMPLES` samples at the target rate is streamed (a
+    :class:`StreamSource` per channel, each decoding the file); a shorter one is decoded
+    once and each channel taken from it (an :class:`ArraySource`).
+    """
+    info = audio_io.probe(path)
+    sr = p.sr or info.samplerate
+    first, last = audio_io.span_frames(info, start, duration)
+    if (last - first) * sr / info.samplerate > STREAM_SAMPLES:
+        for c in channels:
+            yield sr, StreamSource(str(path), sr, first=first, last=last, channel=c)
+        return
+    y, native = audio_io.read(path, info, offset=start, duration=duration)
+    for c in channels:
+        yield sr, ArraySource(audio_io.resample(_channel(y, c), native, sr))
 
 
 def _channel(y: np.ndarray, channel: int | None) -> np.ndarray:
