@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from audiokit.bs1770 import ProgrammeLoudness
+    from audiokit.inputs import Input
 
 DEFAULT_SILENCE_DB = -60.0
 DEFAULT_FRAME_MS = 20.0
@@ -466,3 +467,30 @@ def inspect_file(
         _loudness(programme, meter.frame_levels, None),
         [_loudness(ch, meter.frame_levels, c) for c, ch in enumerate(channels)],
     )
+
+
+def inspect_input(
+    inp: Input,
+    *,
+    levels: bool = True,
+    silence_db: float = DEFAULT_SILENCE_DB,
+    start: float = 0.0,
+    duration: float | None = None,
+    loudness: bool = False,
+) -> InspectResult:
+    """:func:`inspect_file` of a batch input (its display name kept): the batch task of
+    ``inspect``, bound with :func:`functools.partial`."""
+    return inspect_file(
+        inp.path,
+        levels=levels,
+        silence_db=silence_db,
+        display=inp.display,
+        start=start,
+        duration=duration,
+        loudness=loudness,
+    )
+
+
+def inspect_row(inp: Input, **options: Any) -> dict[str, Any]:
+    """The row of :func:`inspect_input` (the task of ``check`` and ``report``)."""
+    return inspect_input(inp, **options).row()

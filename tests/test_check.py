@@ -233,7 +233,7 @@ def test_loudness_is_measured_only_when_a_rule_needs_it(dataset, runner, cli, mo
         seen.append((kw["levels"], kw["loudness"]))
         return real(path, **kw)
 
-    monkeypatch.setattr("audiokit.cli.check.inspect_file", spy)
+    monkeypatch.setattr("audiokit.inspection.inspect_file", spy)  # what inspect_row calls
     good = str(dataset / "good_1.wav")
     assert invoke(runner, cli, good, "--rule", "channels == 1").exit_code == 0
     assert invoke(runner, cli, good, "--rule", "peak_dbfs < 0").exit_code == 0

@@ -15,30 +15,9 @@ from audiokit.cli.options import (
     silence_threshold_option,
     span_options,
 )
-from audiokit.inputs import Input
-from audiokit.inspection import inspect_file
+from audiokit.inspection import inspect_row
 from audiokit.rules import Rule
 from audiokit.writers import json_line
-
-
-def _task(
-    inp: Input,
-    levels: bool,
-    loudness: bool,
-    silence_db: float,
-    start: float,
-    duration: float | None,
-) -> dict[str, object]:
-    """One file's inspect row (headers only unless a rule needs levels or loudness)."""
-    return inspect_file(
-        inp.path,
-        levels=levels,
-        silence_db=silence_db,
-        display=inp.display,
-        start=start,
-        duration=duration,
-        loudness=loudness,
-    ).row()
 
 
 def _presets_text() -> str:
@@ -112,7 +91,7 @@ def check_cmd(
     need = checks.needs(parsed)
     run = BatchRun(batch, desc="check")
     task = functools.partial(
-        _task,
+        inspect_row,
         levels=need.levels,
         loudness=need.loudness,
         silence_db=silence_threshold,

@@ -21,36 +21,14 @@ from audiokit.cli.options import (
     span_options,
     table_format_option,
 )
-from audiokit.inputs import Input
 from audiokit.inspection import (
     LEVEL_KEYS,
     LOUDNESS_KEYS,
     ROW_TYPES,
-    InspectResult,
-    inspect_file,
+    inspect_input,
 )
 from audiokit.output.policy import OutputOptions
 from audiokit.output.tables import TableSpec
-
-
-def _task(
-    inp: Input,
-    levels: bool,
-    silence_db: float,
-    start: float = 0.0,
-    duration: float | None = None,
-    loudness: bool = False,
-) -> InspectResult:
-    return inspect_file(
-        inp.path,
-        levels=levels,
-        silence_db=silence_db,
-        display=inp.display,
-        start=start,
-        duration=duration,
-        loudness=loudness,
-    )
-
 
 #: Columns left out, first to last, when the terminal is too narrow for the whole table.
 DROPPABLE = (
@@ -203,7 +181,7 @@ def inspect_cmd(
     )
     run = BatchRun(batch, desc="inspect", output=output)
     task = functools.partial(
-        _task,
+        inspect_input,
         levels=not no_levels,
         silence_db=silence_threshold,
         start=start,

@@ -23,12 +23,12 @@ from audiokit.cli.options import (
 )
 from audiokit.errors import UsageError
 from audiokit.inputs import STDIN
-from audiokit.inspection import ROW_TYPES
+from audiokit.inspection import ROW_TYPES, inspect_row
 from audiokit.output.lock import OutputLock
 from audiokit.output.policy import Existing, OutputOptions
 from audiokit.output.tables import TableSink, TableSpec
 from audiokit.report import figures, summary, write
-from audiokit.report.collect import collect, measure, table_path
+from audiokit.report.collect import collect, table_path
 from audiokit.report.page import Meta, Page, command_line
 
 
@@ -127,7 +127,14 @@ def report_cmd(
         write.report_format(output)
         write.check(output, outputs.replace)
     run = BatchRun(batch, desc="report", output=None if to_stdout else output)
-    task = functools.partial(measure, silence_db=silence_threshold, start=start, duration=duration)
+    task = functools.partial(
+        inspect_row,
+        levels=True,
+        loudness=True,
+        silence_db=silence_threshold,
+        start=start,
+        duration=duration,
+    )
     with OutputLock(output, wait=outputs.wait) if not to_stdout else contextlib.nullcontext():
         sink = (
             _table_sink(output, silence_threshold, start, duration, outputs)

@@ -20,7 +20,6 @@ from typing import Any
 
 from audiokit.batch import Success
 from audiokit.inputs import Input
-from audiokit.inspection import inspect_file
 from audiokit.models.data import read_table
 
 #: Rows of one input, as inspect makes them.
@@ -34,26 +33,6 @@ def table_path(report: str | os.PathLike[str]) -> Path:
     """Where ``--update`` keeps the rows of ``report`` (``a/r.html`` -> ``a/r.inspect.parquet``)."""
     p = Path(report)
     return p.with_name(p.stem + TABLE_SUFFIX)
-
-
-def measure(
-    inp: Input,
-    *,
-    silence_db: float,
-    start: float = 0.0,
-    duration: float | None = None,
-) -> dict[str, Any]:
-    """Inspect one input, levels and loudness included: its inspect row (the batch task)."""
-    res = inspect_file(
-        inp.path,
-        levels=True,
-        silence_db=silence_db,
-        display=inp.display,
-        start=start,
-        duration=duration,
-        loudness=True,
-    )
-    return res.row()
 
 
 @dataclass(frozen=True)
@@ -91,7 +70,7 @@ def collect(
     inputs
         The report's inputs.
     task
-        The picklable task (:func:`measure` with its options bound).
+        The picklable task (:func:`audiokit.inspection.inspect_row`, levels and loudness on).
     run
         Runs the task over inputs on the batch engine and yields the successes in order
         (the command's ``BatchRun.run``; failures are its to report).
