@@ -28,7 +28,7 @@ from audiokit.cli.options import (
 from audiokit.dsp import beat as rhythm
 from audiokit.errors import UsageError
 from audiokit.features import FeatureResult, extract_channels, extract_file, groups, schema
-from audiokit.features.blocks import estimate_memory, single_thread_blas
+from audiokit.features.blocks import estimate_memory, single_thread_blas, uses_scipy_fft
 from audiokit.features.schema import (
     FeatureParams,
     frame_columns,
@@ -80,22 +80,22 @@ def _task(
     return res if isinstance(res, list) else [res]
 
 
-#: Inputs longer than this (seconds) make the FFTs big enough for scipy's faster one.
-_LONG_INPUT_S = 60.0
-
-
 def _preload(params: FeatureParams, inputs: list[Input]) -> None:
     """Import what the workers need once here, so that forked workers share it.
 
-    The default groups need numpy only; scipy.fft (~0.2 s to import) pays off on long
-    inputs, so it is loaded here when a few inputs include one. librosa, for the
-    CQT, HPSS and pYIN groups, is loaded and compiled by :func:`features.warm_up`.
+    The default groups need numpy only; scipy.fft (~0.4 s to import) is loaded here
+    when one of a few inputs will make FFTs big enough for it
+    (:func:`features.blocks.uses_scipy_fft`). librosa, for the CQT, HPSS and pYIN
+    groups, is loaded and compiled by :func:`features.warm_up`.
     """
 
     if len(inputs) <= 8:
         for inp in inputs:
             info = audio_io.probe_quiet(inp.path)  # None: the task reports it
-            if info is not None and info.duration > _LONG_INPUT_S:
+            if info is None:
+                continue
+            n = int(info.duration * (params.sr or info.samplerate))
+            if uses_scipy_fft(params, n, params.sr or info.samplerate):
                 import scipy.fft  # noqa: F401
 
                 break

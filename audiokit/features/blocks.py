@@ -14,6 +14,8 @@ depend on the file's dB maxima and chroma tuning: a file of more than one block 
 read twice, a first pass measuring them (:func:`file_refs`: the STFT, mel and
 contrast maxima and pitched bins of every block, no context frames) and a second
 computing the features with them. A file of one block is computed in one pass.
+When the first pass's spectra fit :data:`kept.KEEP_BUDGET` they are kept for the
+second (:mod:`audiokit.features.kept`), so each frame's STFT is computed once.
 
 Samples come from a :class:`Source`: an array in memory, or a file decoded
 block by block (``audio_io.iter_blocks``), mixed to mono and resampled with a
@@ -32,7 +34,9 @@ import soxr
 from threadpoolctl import threadpool_limits
 
 from audiokit import audio_io, heap, pool
+from audiokit.dsp.fft import SCIPY_FFT_MIN_SIZE
 from audiokit.errors import InputError
+from audiokit.features import kept as kept_frames
 from audiokit.features.groups import (
     BlockFeatures,
     block_refs,
@@ -42,12 +46,18 @@ from audiokit.features.groups import (
     n_frames_for,
     needs_refs,
 )
+from audiokit.features.kept import KeptFrames, keep_frames
 from audiokit.features.refs import FileRefs, RefAccumulator, RefStats
 from audiokit.features.schema import FeatureParams, frame_columns
+from audiokit.features.spectra import contrast_bands
 from audiokit.features.stats import MEMORY_BUDGET
 
 #: Frames per block (~95 s at 22050 Hz with hop 512).
 BLOCK_FRAMES = 4096
+#: Frames per block of a first pass whose spectra are kept (:mod:`features.kept`). Its
+#: blocks carry no context, so they can be short: more of them share out evenly over
+#: the workers, and their STFTs stay under :data:`audiokit.dsp.fft.SCIPY_FFT_MIN_SIZE`.
+KEPT_BLOCK_FRAMES = 1024
 
 
 class Source(Protocol):
@@ -173,6 +183,28 @@ def _plan(
         yield f0, source.take(s, e), (g0 - k, g1 - k), (f0 - k, f1 - k), width, edges
 
 
+def uses_scipy_fft(p: FeatureParams, n_samples: int, sr: int) -> bool:
+    """Whether features of ``n_samples`` samples make STFTs big enough for scipy.fft.
+
+    A file of one block has one STFT of all its frames; the blocks of a longer one
+    are :data:`BLOCK_FRAMES` frames with context, unless its first pass's spectra are
+    kept: then only the first pass's short blocks take an STFT.
+    """
+    n_frames = n_frames_for(n_samples, p)
+    if n_frames <= BLOCK_FRAMES:
+        return n_frames * p.n_fft >= SCIPY_FFT_MIN_SIZE
+    if _kept_bytes(p, n_frames, sr) <= kept_frames.KEEP_BUDGET:
+        return (KEPT_BLOCK_FRAMES + 8) * p.n_fft >= SCIPY_FFT_MIN_SIZE
+    return True
+
+
+def _kept_bytes(p: FeatureParams, n_frames: int, sr: int) -> float:
+    """Bytes the first pass would keep for a file of ``n_frames`` frames (inf: no first pass)."""
+    if n_frames <= BLOCK_FRAMES or not needs_refs(p):
+        return float("inf")
+    return kept_frames.kept_bytes(kept_frames.kept_shapes(p, contrast_bands(sr) + 1), n_frames)
+
+
 @functools.lru_cache(maxsize=1)
 def single_thread_blas() -> None:
     """Limit BLAS to one thread in this process (parallelism comes from processes).
@@ -217,12 +249,34 @@ def iter_blocks(
         Features of frames ``first_frame .. first_frame + n``.
     """
     several = n_blocks(source, p, block_frames) > 1
-    refs = None
-    if several and needs_refs(p):  # the first pass, over a second reading of the samples
-        refs = file_refs(source.reopen(), sr, p, block_frames, jobs)
-    if jobs <= 1 or not several:
+    if not (several and needs_refs(p)):
+        yield from _second_pass(source, sr, p, block_frames, jobs, None, None)
+        return
+    kept = keep_frames(p, n_frames_for(source.n, p), contrast_bands(sr) + 1)
+    try:
+        # the first pass, over a second reading of the samples
+        first = min(block_frames, KEPT_BLOCK_FRAMES) if kept is not None else block_frames
+        refs = file_refs(source.reopen(), sr, p, first, jobs, kept)
+        yield from _second_pass(source, sr, p, block_frames, jobs, refs, kept)
+    finally:
+        if kept is not None:
+            kept.close()
+
+
+def _second_pass(
+    source: Source,
+    sr: int,
+    p: FeatureParams,
+    block_frames: int,
+    jobs: int,
+    refs: FileRefs | None,
+    kept: KeptFrames | None,
+) -> Iterator[tuple[int, BlockFeatures]]:
+    """The features of every block, in order (see :func:`iter_blocks`)."""
+    if jobs <= 1 or n_blocks(source, p, block_frames) <= 1:
         for f0, y, ext, core, width, edges in _plan(source, sr, p, block_frames):
-            yield f0, compute_block(y, sr, p, ext, core, width, edges, refs)
+            frame0 = f0 - core[0]
+            yield f0, compute_block(y, sr, p, ext, core, width, edges, refs, kept, frame0)
         return
     # The blocks are the same whatever the number of workers (their statistics are merged
     # block by block, so another split would change the last bits of the values).
@@ -233,9 +287,9 @@ def iter_blocks(
     def numbered() -> Iterator[tuple[Any, ...]]:
         for k, (f0, *rest) in enumerate(blocks):
             starts[k] = f0
-            yield tuple(rest)
+            yield (f0, *rest)
 
-    work = functools.partial(_compute_planned, sr=sr, p=p, refs=refs)
+    work = functools.partial(_compute_planned, sr=sr, p=p, refs=refs, kept=kept)
     for k, result in pool.imap(work, numbered(), jobs, window=2 * jobs, init=single_thread_blas):
         if isinstance(result, (pool.Lost, pool.Raised)):
             raise InputError(f"block {k}: {result.reason}")
@@ -243,19 +297,29 @@ def iter_blocks(
 
 
 def _compute_planned(
-    planned: tuple[Any, ...], sr: int, p: FeatureParams, refs: FileRefs | None
+    planned: tuple[Any, ...],
+    sr: int,
+    p: FeatureParams,
+    refs: FileRefs | None,
+    kept: KeptFrames | None,
 ) -> BlockFeatures:
-    y, ext, core, width, edges = planned
-    return compute_block(y, sr, p, ext, core, width, edges, refs)
+    f0, y, ext, core, width, edges = planned
+    return compute_block(y, sr, p, ext, core, width, edges, refs, kept, f0 - core[0])
 
 
 def file_refs(
-    source: Source, sr: int, p: FeatureParams, block_frames: int = BLOCK_FRAMES, jobs: int = 1
+    source: Source,
+    sr: int,
+    p: FeatureParams,
+    block_frames: int = BLOCK_FRAMES,
+    jobs: int = 1,
+    kept: KeptFrames | None = None,
 ) -> FileRefs | None:
     """The first pass: the whole-file references of ``p``'s groups (None: none needed).
 
     Blocks as :func:`iter_blocks` cuts them, without context frames (each frame is
-    measured once); ``jobs`` workers as there.
+    measured once); ``jobs`` workers as there. ``kept``: where every frame's spectra
+    are stored for the second pass.
 
     Returns
     -------
@@ -265,12 +329,15 @@ def file_refs(
     if not needs_refs(p):
         return None
     acc = RefAccumulator(sr)
-    planned = ((y, ext, core) for _, y, ext, core, _, _ in _plan(source, sr, p, block_frames, 0))
+    planned = (
+        (y, ext, core, f0 - core[0])
+        for f0, y, ext, core, _, _ in _plan(source, sr, p, block_frames, 0)
+    )
     if jobs <= 1:
-        for y, ext, core in planned:
-            acc.add(block_refs(y, sr, p, ext, core))
+        for y, ext, core, frame0 in planned:
+            acc.add(block_refs(y, sr, p, ext, core, kept, frame0))
         return acc.result()
-    work = functools.partial(_refs_planned, sr=sr, p=p)
+    work = functools.partial(_refs_planned, sr=sr, p=p, kept=kept)
     for k, result in pool.imap(work, planned, jobs, window=2 * jobs, init=single_thread_blas):
         if isinstance(result, (pool.Lost, pool.Raised)):
             raise InputError(f"block {k} (first pass): {result.reason}")
@@ -278,9 +345,11 @@ def file_refs(
     return acc.result()
 
 
-def _refs_planned(planned: tuple[Any, ...], sr: int, p: FeatureParams) -> RefStats:
-    y, ext, core = planned
-    return block_refs(y, sr, p, ext, core)
+def _refs_planned(
+    planned: tuple[Any, ...], sr: int, p: FeatureParams, kept: KeptFrames | None
+) -> RefStats:
+    y, ext, core, frame0 = planned
+    return block_refs(y, sr, p, ext, core, kept, frame0)
 
 
 #: Bytes a worker holds whatever it computes (interpreter, numpy, buffers).
@@ -291,15 +360,19 @@ def estimate_memory(p: FeatureParams, frames_mode: bool, longest_seconds: float)
     """Peak bytes of one worker computing features with ``p``, about.
 
     One block of STFT frames (complex spectrum, power, magnitude), the filterbanks,
-    the statistics' spill budget, and with ``--frames`` every frame of the longest
-    input (they are kept until its rows are written).
+    the statistics' spill budget, the first pass's kept spectra of the longest input
+    (:mod:`audiokit.features.kept`, when they fit), and with ``--frames`` every frame
+    of the longest input (they are kept until its rows are written).
     """
     bins = p.n_fft // 2 + 1
     block = BLOCK_FRAMES * bins * (8 + 4 + 4)
     banks = (p.n_mels + 12) * bins * 4
     total = float(_BASE_BYTES + block + banks + MEMORY_BUDGET)
+    sr = p.sr or 48_000  # native rates: assume a high one
+    frames = longest_seconds * sr / p.hop_length
+    kept = _kept_bytes(p, int(frames), sr)
+    if kept <= kept_frames.KEEP_BUDGET:
+        total += kept
     if frames_mode:
-        sr = p.sr or 48_000  # native rates: assume a high one
-        frames = longest_seconds * sr / p.hop_length
         total += frames * len(frame_columns(p)) * 4 * 2
     return total

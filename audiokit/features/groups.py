@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from audiokit.dsp import beat, feature, onset, pitch, spectrum
+from audiokit.features.kept import KeptFrames
 from audiokit.features.refs import FileRefs, RefStats
 from audiokit.features.scalars import HpssScalars, Reducer, TempoScalars, VoicedScalars
 from audiokit.features.schema import (
@@ -133,6 +134,11 @@ def _mel(blk: Block) -> Part:
 
 def _contrast_db(blk: Block) -> tuple[np.ndarray, np.ndarray]:
     """Spectral-contrast band peaks and valleys in dB (floor ``AMIN``), core frames."""
+    if blk.kept is not None and "contrast_peak_db" in blk.kept:
+        a, b = blk.core
+        return blk.kept_frames("contrast_peak_db", a, b), blk.kept_frames(
+            "contrast_valley_db", a, b
+        )
     peak, valley = feature.contrast_peaks_valleys(
         S=blk.S, sr=blk.sr, n_fft=blk.p.n_fft, n_bands=contrast_bands(blk.sr)
     )
@@ -369,12 +375,19 @@ def needs_refs(p: FeatureParams) -> bool:
 
 
 def block_refs(
-    y: np.ndarray, sr: int, p: FeatureParams, ext: tuple[int, int], core: tuple[int, int]
+    y: np.ndarray,
+    sr: int,
+    p: FeatureParams,
+    ext: tuple[int, int],
+    core: tuple[int, int],
+    kept: KeptFrames | None = None,
+    frame0: int = 0,
 ) -> RefStats:
     """What the ``core`` frames of a block contribute to the file's :class:`FileRefs`.
 
     Parameters are those of :func:`compute_block`; only ``core`` frames are measured
-    (each frame of a file is the core of exactly one block).
+    (each frame of a file is the core of exactly one block). With ``kept``, the core
+    frames' spectra the second pass reads (:func:`kept.kept_shapes`) are stored in it.
 
     Returns
     -------
@@ -383,11 +396,20 @@ def block_refs(
     """
     blk = Block(y, sr, p, ext, core, 0, (False, False))
     out = RefStats()
+    a, b = blk.a, blk.b
+    first = frame0 + core[0]
+    if kept is not None and "S" in kept:
+        kept.write("S", first, blk.S_ext[:, a:b])
     if set(p.groups) & _MEL_DB_GROUPS:
-        mel = blk.mel_db_floor[:, blk.a : blk.b]
+        mel = blk.mel_db_floor[:, a:b]
         out.mel_db_max = float(mel.max()) if mel.size else None
+        if kept is not None:
+            kept.write("mel_db_floor", first, mel)
     if "spectral" in p.groups:
         peak_db, valley_db = _contrast_db(blk)
+        if kept is not None:
+            kept.write("contrast_peak_db", first, peak_db)
+            kept.write("contrast_valley_db", first, valley_db)
         if peak_db.size:
             out.contrast_peak_db_max = float(peak_db.max())
             out.contrast_valley_db_max = float(valley_db.max())
@@ -406,18 +428,21 @@ def compute_block(
     width: int,
     edges: tuple[bool, bool] = (True, True),
     refs: FileRefs | None = None,
+    kept: KeptFrames | None = None,
+    frame0: int = 0,
 ) -> BlockFeatures:
     """Compute the selected groups over one stretch of audio (see :class:`Block`).
 
     ``core`` must lie at least :func:`context_frames` inside ``ext`` unless those ends
     are the file's. ``refs``: the file's references (:func:`needs_refs`), required
-    unless the block is the whole file.
+    unless the block is the whole file. ``kept``: the first pass's spectra, read at
+    ``frame0`` (the file's index of ``y``'s first frame) instead of computed.
 
     Returns
     -------
     BlockFeatures
     """
-    blk = Block(y, sr, p, ext, core, width, edges, refs)
+    blk = Block(y, sr, p, ext, core, width, edges, refs, kept, frame0)
     rows: list[np.ndarray] = []
     hidden: dict[str, np.ndarray] = {}
     for g in p.groups:

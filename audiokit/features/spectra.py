@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from audiokit.dsp import feature, spectrum
+from audiokit.features.kept import KeptFrames
 from audiokit.features.refs import FileRefs
 from audiokit.features.schema import AMIN, CONTRAST_BANDS, TOP_DB, FeatureParams
 
@@ -49,6 +50,11 @@ class Block:
         The file's dB maxima and tuning (:mod:`audiokit.features.refs`) when ``p`` asks
         for librosa's whole-file defaults and the block is not the whole file; None
         otherwise (a whole-file block finds them itself).
+    kept : KeptFrames or None
+        The first pass's spectra of the whole file (:mod:`audiokit.features.kept`): the
+        magnitude STFT and mel dB of the ``ext`` frames are read from it, not computed.
+    frame0 : int
+        Index in the file of ``y``'s first frame (where ``kept`` is read).
     """
 
     def __init__(
@@ -61,16 +67,21 @@ class Block:
         width: int,
         edges: tuple[bool, bool],
         refs: FileRefs | None = None,
+        kept: KeptFrames | None = None,
+        frame0: int = 0,
     ) -> None:
         self.y, self.sr, self.p = y, sr, p
         self.ext, self.core, self.width, self.edges = ext, core, width, edges
         self.refs = refs
+        self.kept, self.frame0 = kept, frame0
         #: The core frames inside ``ext`` (``a:b`` of the ``*_ext`` arrays).
         self.a, self.b = core[0] - ext[0], core[1] - ext[0]
 
     @functools.cached_property
     def S_ext(self) -> np.ndarray:
         """Magnitude STFT of the ``ext`` frames, shape (1 + n_fft // 2, ext frames)."""
+        if self.kept is not None and "S" in self.kept:
+            return self.kept_frames("S", *self.ext)
         D = spectrum.stft(y=self.y, n_fft=self.p.n_fft, hop_length=self.p.hop_length)
         return np.abs(D[:, self.ext[0] : self.ext[1]])
 
@@ -87,6 +98,8 @@ class Block:
     @functools.cached_property
     def mel_db_floor(self) -> np.ndarray:
         """Mel spectrogram in dB (ref 1, floor ``AMIN``, no ``top_db``) of the ``ext`` frames."""
+        if self.kept is not None and "mel_db_floor" in self.kept:
+            return self.kept_frames("mel_db_floor", *self.ext)
         p = self.p
         mel = feature.melspectrogram(
             S=self.P_ext, sr=self.sr, n_fft=p.n_fft, n_mels=p.n_mels, fmin=p.fmin, fmax=p.fmax
@@ -105,6 +118,11 @@ class Block:
             return db
         top = self.file_value("mel_db_max", lambda: float(db.max()) if db.size else 0.0)
         return np.maximum(db, db.dtype.type(top) - db.dtype.type(TOP_DB))
+
+    def kept_frames(self, name: str, first: int, last: int) -> np.ndarray:
+        """Frames ``first .. last`` (indices into ``y``'s frames) of a kept array."""
+        assert self.kept is not None
+        return self.kept.read(name, self.frame0 + first, self.frame0 + last)
 
     @property
     def whole(self) -> bool:
