@@ -36,6 +36,7 @@ from common import (
     peak_rss_mb,
     ratio,
     run_cmd,
+    skipped,
     timeit,
 )
 
@@ -92,13 +93,13 @@ def _long_file(work: Path, sr: int) -> None:
         ("sox", sx),
     ):
         print(f"  {label:<20} {wall:7.1f} s   CPU {cpu:6.1f} s   peak RSS {rss:7.1f} MiB")
-    ratio(f"1-hour file {sr / 1000:g}k, sox vs audiokit streaming", sx[0], st[0])
-    ratio(f"1-hour file {sr / 1000:g}k, CPU time", sx[1], st[1])
+    ratio(f"1-hour file {sr / 1000:g}k, streamed", sx[0], st[0], peer="sox")
+    ratio(f"1-hour file {sr / 1000:g}k, CPU time", sx[1], st[1], "s CPU", peer="sox")
 
 
 def main() -> None:
     if not have("sox"):
-        print("sox not installed: no baseline, skipped")
+        skipped("preprocess against sox", "sox not installed (apt-get install sox)")
         return
     folder = DATA / f"preprocess_clips_{N_CLIPS}"
     clips = make_clips(folder, N_CLIPS, sr=44100, seconds=CLIP_SECONDS)
@@ -133,9 +134,9 @@ def main() -> None:
         c_ak1 = (_children_cpu() - c0) / 2
         t_ak2 = run_cmd([*base, "-j", "2"], repeat=2)
         label = f"{N_CLIPS} clips x {CLIP_SECONDS:g} s, 44.1k->16k + peak -1 dBFS"
-        ratio(f"{label}, serial (sox per file vs -j1)", t_sox, t_ak1)
-        ratio(f"{label}, 2 jobs (xargs -P2 vs -j2)", t_sox2, t_ak2)
-        ratio(f"{label}, serial, CPU time (mean of 2)", c_sox, c_ak1)
+        ratio(f"{label}, serial (-j 1)", t_sox, t_ak1, peer="sox per file")
+        ratio(f"{label}, 2 jobs (-j 2)", t_sox2, t_ak2, peer="sox, xargs -P2")
+        ratio(f"{label}, serial, CPU time", c_sox, c_ak1, "s CPU", peer="sox per file")
         a = sf.read(ak_out / files[0].name)[0]
         s = sf.read(sox_out / files[0].name)[0]
         print(

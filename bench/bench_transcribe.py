@@ -118,7 +118,7 @@ def bench_model(name: str, path: Path, repeat: int = 3) -> None:
         f"  real-time factor (wall): faster-whisper {wall['d'] / duration:.3f}, "
         f"audiokit {wall['o'] / duration:.3f}  (x{duration / wall['o']:.1f} real time)"
     )
-    ratio(f"transcribe {name} ({duration:.0f} s speech) vs faster-whisper", wall["d"], wall["o"])
+    ratio(f"{name}, {duration:.0f} s of speech", wall["d"], wall["o"], peer="faster-whisper (raw)")
     print(
         f"  overhead over faster-whisper: wall {100 * (wall['o'] / wall['d'] - 1):+.1f} %, "
         f"CPU time {100 * (cpu['o'] / cpu['d'] - 1):+.1f} % (target < 10 %); "
@@ -164,7 +164,7 @@ def bench_batch(folder: Path) -> None:
         f"one batch run {len(clips) / batch:.2f} files/s",
         flush=True,
     )
-    ratio(f"transcribe {len(clips)} clips: one run vs one per file", per_file, batch)
+    ratio(f"{len(clips)} clips in one run", per_file, batch, peer="audiokit once per file")
 
 
 def main() -> None:

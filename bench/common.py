@@ -41,15 +41,23 @@ def run_cmd(args: list[str], repeat: int = 3, **kw: object) -> float:
     )
 
 
-def peak_rss_mb(args: list[str]) -> tuple[float, float]:
-    """Run a command; return (wall seconds, peak RSS in MiB of its largest child process)."""
+def peak_rss_mb(args: list[str], exit_1_ok: bool = False) -> tuple[float, float]:
+    """Run a command; return (wall seconds, peak RSS in MiB of its largest child process).
+
+    ``exit_1_ok``: exit status 1 is a result, not a failure (``audiokit check``).
+    """
     code = (
         "import resource,subprocess,sys,time;t=time.perf_counter();"
-        "subprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL);"
-        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        "r=subprocess.run(sys.argv[2:],stdout=subprocess.DEVNULL).returncode;"
+        "ok=r==0 or (r==1 and sys.argv[1]=='1');"
+        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
+        "sys.exit(0 if ok else r)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
+        [sys.executable, "-c", code, "1" if exit_1_ok else "0", *args],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     return float(out[0]), float(out[1]) / 1024
 
