@@ -336,6 +336,17 @@ def test_onset_detect_and_peak_pick_equal_librosa(recordings) -> None:
     )
 
 
+@pytest.mark.parametrize("n", [1, 2, 44, 3000, beat.LOCAL_ROWS + 77])
+@pytest.mark.parametrize("fpb", [3.0, 22.0, 43.0, 100.0])
+def test_beat_local_score_is_librosas_bit_for_bit(n: int, fpb: float) -> None:
+    local_score = getattr(librosa.beat, "__beat_local_score")  # librosa's compiled kernel
+    onsets = np.random.default_rng(n + int(fpb)).random(n)
+    window = np.exp(-0.5 * (np.arange(-fpb, fpb + 1) * 32.0 / fpb) ** 2)
+    np.testing.assert_array_equal(
+        beat._local_score(onsets, window), local_score(onsets, np.array([fpb]))
+    )
+
+
 def test_tempo_and_beat_track_equal_librosa(recordings, corpus_dir) -> None:
     envs = []
     for y, sr in recordings:
