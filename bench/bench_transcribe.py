@@ -79,7 +79,7 @@ def make_clips(folder: Path, n: int = 20) -> Path:
 def bench_model(name: str, path: Path, repeat: int = 3) -> None:
     import faster_whisper  # noqa: F401  (imported before timing)
 
-    from audiokit.transcribe import engine
+    from audiokit.transcribe import engine, files
     from audiokit.transcribe.models import resolve_model
 
     threads = len(os.sched_getaffinity(0))
@@ -98,7 +98,7 @@ def bench_model(name: str, path: Path, repeat: int = 3) -> None:
         return " ".join(s.text.strip() for s in segments)
 
     def ours() -> str:
-        return engine.transcribe_file(str(path), opts).text
+        return files.transcribe_file(str(path), opts).text
 
     wall = {"d": float("inf"), "o": float("inf")}
     cpu = {"d": float("inf"), "o": float("inf")}

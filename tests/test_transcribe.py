@@ -14,7 +14,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"  # the tests must never reach the network
 
 from audiokit.errors import DecodeError, UsageError
-from audiokit.transcribe import engine
+from audiokit.transcribe import engine, files
 from audiokit.transcribe.models import resolve_model
 from tests.conftest import sine
 from tests.test_transcribe_formats import check_monotonic, parse_srt, parse_vtt
@@ -48,7 +48,7 @@ def tiny() -> engine.TranscribeOptions:
 
 @pytest.fixture(scope="module")
 def hello_result(tiny: engine.TranscribeOptions, sample_dir: Path) -> engine.Transcript:
-    return engine.transcribe_file(str(sample_dir / "speech" / "hello.wav"), tiny)
+    return files.transcribe_file(str(sample_dir / "speech" / "hello.wav"), tiny)
 
 
 def test_hello_has_the_expected_words(hello_result: engine.Transcript, sample_dir: Path) -> None:
@@ -64,7 +64,7 @@ def test_hello_has_the_expected_words(hello_result: engine.Transcript, sample_di
 
 
 def test_pauses_give_timed_segments(tiny: engine.TranscribeOptions, sample_dir: Path) -> None:
-    t = engine.transcribe_file(str(sample_dir / "speech" / "with_pauses.flac"), tiny)
+    t = files.transcribe_file(str(sample_dir / "speech" / "with_pauses.flac"), tiny)
     spans = json.loads((sample_dir / "speech" / "with_pauses.json").read_text())
     assert "goodbye" in words(t.text)
     assert {"two", "three"} & set(words(t.text)) or {"2", "3"} & set(words(t.text))
@@ -101,7 +101,7 @@ def test_corrupt_file_raises_a_decode_error(tiny: engine.TranscribeOptions, tmp_
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage" + bytes(100))
     with pytest.raises(DecodeError):
-        engine.transcribe_file(str(bad), tiny)
+        files.transcribe_file(str(bad), tiny)
 
 
 def test_jfk_matches_reference(tiny: engine.TranscribeOptions, corpus_dir: Path) -> None:
@@ -109,7 +109,7 @@ def test_jfk_matches_reference(tiny: engine.TranscribeOptions, corpus_dir: Path)
     if not path.exists():
         pytest.skip("jfk.flac is not in the corpus")
     ref = (corpus_dir / "speech" / "jfk.txt").read_text()
-    t = engine.transcribe_file(str(path), tiny)
+    t = files.transcribe_file(str(path), tiny)
     assert wer(ref, t.text) < 0.2, t.text
 
 

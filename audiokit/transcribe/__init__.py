@@ -1,5 +1,5 @@
 """Speech to text, offline: model resolution (:mod:`.models`), the faster-whisper adapter
-(:mod:`.engine`) and output formats (:mod:`.formats`).
+(:mod:`.engine`), files whole or span by span (:mod:`.files`) and output formats (:mod:`.formats`).
 
 Importing this package is cheap: faster_whisper, ctranslate2 and pyarrow are
 imported inside the functions that need them.
@@ -13,8 +13,8 @@ from audiokit.transcribe.engine import (
     Word,
     load_model,
     transcribe_array,
-    transcribe_file,
 )
+from audiokit.transcribe.files import transcribe_file
 from audiokit.transcribe.models import (
     DEFAULT_MODEL,
     ModelEntry,

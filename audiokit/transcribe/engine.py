@@ -1,8 +1,8 @@
 """Speech to text with faster-whisper (CTranslate2), offline, as typed results.
 
-:func:`transcribe_file` decodes any file audiokit reads (through
-:func:`audiokit.audio_io.load`, 16 kHz mono float32), runs the model and
-returns a :class:`Transcript`. The model is loaded once per process (and per
+:func:`transcribe_array` runs the model on 16 kHz mono float32 samples and
+returns a :class:`Transcript` (:func:`audiokit.transcribe.files.transcribe_file`
+reads any file audiokit reads into it). The model is loaded once per process (and per
 (model, device, compute type, threads)) by :func:`load_model`; a batch worker
 loads it on its first file and reuses it for the others.
 
@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from audiokit import audio_io
 from audiokit.errors import AudiokitError, MissingDependencyError, UsageError
 from audiokit.transcribe.models import ResolvedModel
 
@@ -414,28 +413,6 @@ def transcribe_array(
         task=opts.task,
         dropped=dropped,
     )
-
-
-def transcribe_file(
-    path: str,
-    opts: TranscribeOptions,
-    display: str | None = None,
-    start: float = 0.0,
-    duration: float | None = None,
-) -> Transcript:
-    """Decode ``path`` (any format audiokit reads) and transcribe it.
-
-    ``start``/``duration`` (seconds) take a span of it; times stay those of the file.
-
-    Raises
-    ------
-    audiokit.errors.DecodeError, audiokit.errors.InputError
-        The file cannot be read.
-    """
-
-    y, _ = audio_io.load(path, sr=SAMPLE_RATE, mono=True, offset=start, duration=duration)
-    t = transcribe_array(y, opts, path=display or path)
-    return shifted(t, start) if start else t
 
 
 def shifted(t: Transcript, offset: float) -> Transcript:
