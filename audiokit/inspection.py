@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from audiokit import audio_io
@@ -181,7 +181,7 @@ class Loudness:
 
     def as_dict(self) -> dict[str, float]:
         """The reported fields, in output order."""
-        return asdict(self)
+        return _fields(self)
 
 
 def _loudness(meter: ProgrammeLoudness, frames: FrameLevels, channel: int | None) -> Loudness:
@@ -428,7 +428,7 @@ def inspect_file(
     """
     info = audio_io.probe(path)
     if display is not None:
-        info = AudioInfo(**{**asdict(info), "path": display})
+        info = replace(info, path=display)
     if not levels:
         return InspectResult(info)
     meter = LevelMeter(
@@ -494,3 +494,8 @@ def inspect_input(
 def inspect_row(inp: Input, **options: Any) -> dict[str, Any]:
     """The row of :func:`inspect_input` (the task of ``check`` and ``report``)."""
     return inspect_input(inp, **options).row()
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    """A flat dataclass's fields by name, in order (``asdict`` without its deep copies)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}

@@ -24,8 +24,6 @@ left after :data:`STOP_GRACE` seconds.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import multiprocessing
 import os
 import signal
 import sys
@@ -34,7 +32,6 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import wait
 from typing import Any
 
 from audiokit import quiet
@@ -83,6 +80,9 @@ def death_reason(exitcode: int | None) -> str:
 
 def _context() -> Any:
     # fork starts workers in milliseconds and shares what the parent imported and warmed up.
+    # (multiprocessing is imported here: a run of one input in-process never pays for it.)
+    import multiprocessing
+
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()  # pragma: no cover
@@ -108,6 +108,8 @@ def _ignore(signum: int, frame: Any) -> None:
 def _die_with_parent(parent: int) -> None:
     """Have the kernel kill this worker when the parent dies, however it dies (Linux)."""
     if sys.platform.startswith("linux"):
+        import ctypes  # here: only workers need it
+
         with contextlib.suppress(Exception):
             ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before that took effect
@@ -202,6 +204,8 @@ def imap(
         ``fn(item)``, or :class:`Lost` when the item's worker died twice, or
         :class:`Raised`.
     """
+    from multiprocessing.connection import wait
+
     ctx = _context()
     source = enumerate(items)
     exhausted = False

@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from multiprocessing import util
 from pathlib import Path
 
 from audiokit.errors import DecodeError
@@ -124,5 +123,7 @@ def _unlink(path: str) -> None:
 def _remove_at_exit(path: str) -> None:
     # multiprocessing's finalizers run when the process ends, in forked workers too (atexit
     # handlers do not), and only in the process that registered them.
+
+    from multiprocessing import util  # lazy: inspect's start-up does not pay for it
 
     util.Finalize(None, _unlink, args=(path,), exitpriority=0)

@@ -154,11 +154,11 @@ def test_no_import_cycles_inside_audiokit() -> None:
     assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
-def _loaded_after(argv: list[str]) -> list[str]:
+def _loaded_after(argv: list[str], modules: tuple[str, ...] = HEAVY) -> list[str]:
     code = (
         "import sys\nfrom audiokit.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-        f"print('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)"
+        f"print('HEAVY:' + ','.join(m for m in {modules!r} if m in sys.modules), file=sys.stderr)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     last = proc.stderr.strip().splitlines()[-1]
@@ -184,6 +184,18 @@ def test_help_and_inspect_import_no_heavy_library(
     assert _loaded_after(args) == []
     if "-o" in args:
         assert (tmp_path / "inspect.csv").read_text().count("\n") == 3  # header + two files
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["inspect", "{one}", "--json"]])
+def test_one_input_starts_no_pool_and_draws_no_table(argv: list[str], sample_dir: Path) -> None:
+    """One input runs in-process: no multiprocessing (~25 ms); JSON needs no rich (~60 ms)."""
+    one = next(iter(sorted((sample_dir / "tones").glob("*.wav"))))
+    args = [a.format(one=one) for a in argv]
+    assert _loaded_after(args, ("rich", "multiprocessing", "secrets")) == []
+    # and the check sees them when they are used: a terminal table of two inputs
+    assert "multiprocessing" in _loaded_after(
+        ["inspect", str(sample_dir / "tones")], ("multiprocessing",)
+    )
 
 
 def test_the_heavy_check_sees_a_heavy_import(sample_dir: Path, tmp_path: Path) -> None:
@@ -212,7 +224,18 @@ LAZY = frozenset(
     }
 )
 #: And, in the modules ``audiokit --help`` and ``audiokit inspect`` load, these too.
-LAZY_AT_START = LAZY | {"numpy", "soundfile", "soxr", "tqdm", "threadpoolctl"}
+# rich (~60 ms) draws terminal tables only; multiprocessing (~25 ms: socket, pickle) and
+# ctypes serve the worker pool only, which a run of one input in-process never starts.
+LAZY_AT_START = LAZY | {
+    "numpy",
+    "soundfile",
+    "soxr",
+    "tqdm",
+    "threadpoolctl",
+    "rich",
+    "multiprocessing",
+    "ctypes",
+}
 
 
 def start_up_modules(sample: Path, out: Path) -> set[str]:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from audiokit import dask_engine, limits
+from audiokit import limits
 from audiokit.inspection import DEFAULT_SILENCE_DB
 from audiokit.output.policy import Existing, OutputOptions
 
@@ -121,8 +121,10 @@ def _scheduler(text: str | None) -> str | None:
     """The address of ``--scheduler``, normalised (``host:port`` -> ``tcp://host:port``)."""
     if text is None or not text.strip():
         return None
+    from audiokit.dask_engine import parse_address  # only --scheduler needs it
+
     try:
-        return str(dask_engine.parse_address(text))
+        return str(parse_address(text))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scheduler") from None
 

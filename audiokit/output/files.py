@@ -28,7 +28,6 @@ import errno
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import threading
@@ -76,7 +75,7 @@ def temp_path(target: str | os.PathLike[str], kind: str = "tmp") -> Path:
     suffix = target.suffix if kind == "tmp" else ""
     name = target.name[:150]  # stay under NAME_MAX with the tag
     for _ in range(16):
-        tmp = target.parent / f".{name}.{_TAG}-{os.getpid()}-{secrets.token_hex(4)}.{kind}{suffix}"
+        tmp = target.parent / f".{name}.{_TAG}-{os.getpid()}-{os.urandom(4).hex()}.{kind}{suffix}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
