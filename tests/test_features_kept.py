@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from audiokit.dsp import spectrum
 from audiokit.features import FeatureParams, FeatureResult, extract, kept
 from audiokit.features.blocks import BLOCK_FRAMES, uses_scipy_fft
 from audiokit.features.kept import KeptFrames, Layout, keep_frames, kept_shapes
@@ -50,13 +51,27 @@ def test_kept_spectra_give_the_values_of_the_recomputed_ones(
         made.append(real(*a))  # type: ignore[arg-type]
         return made[-1]
 
+    stft_frames: list[int] = []
+    real_stft = spectrum.stft
+
+    def counting_stft(**kw: object) -> np.ndarray:
+        D = real_stft(**kw)  # type: ignore[arg-type]
+        stft_frames.append(D.shape[-1])
+        return D
+
     monkeypatch.setattr(kept, "KeptFrames", spy)
+    monkeypatch.setattr(spectrum, "stft", counting_stft)
     with_kept = _frames(y)
     assert made, "the first pass did not keep its spectra"
+    n_frames = with_kept.values.shape[0]
+    # each frame's STFT once (pass 1's blocks, plus their few edge frames); none in pass 2
+    assert n_frames <= sum(stft_frames) < 1.2 * n_frames
     monkeypatch.setattr(kept, "KEEP_BUDGET", 0)
     n_made = len(made)
+    stft_frames.clear()
     again = _frames(y)
     assert len(made) == n_made  # past the budget: nothing kept
+    assert sum(stft_frames) > 2 * n_frames  # pass 2 computes its blocks' STFT again
     a, b = with_kept.values, again.values
     cols = with_kept.columns
     assert a.shape == b.shape and a.shape[0] > 3 * 97
